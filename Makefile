@@ -1,0 +1,45 @@
+# capgraph: `make help` lists the targets.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+PY := .venv/bin/python
+DATA_DIR ?= $(or $(CAPGRAPH_DATA_DIR),$(HOME)/.local/share/capgraph)
+SEEDS := $(wildcard ../shared/seeds/*.passport.json)
+
+.PHONY: help setup serve test check lint typecheck ci bench clean
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv .uv
+	.uv/bin/pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+
+.venv/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --quiet
+	touch $@
+
+setup: .venv/.synced ## Create .venv with the locked dependencies
+
+serve: setup ## Start the service on 127.0.0.1:8000 with demo data (and the seeds, if ../shared is here)
+	@if [ -n "$(SEEDS)" ]; then .venv/bin/capgraph --data-dir "$(DATA_DIR)" import $(SEEDS); fi
+	.venv/bin/capgraph --data-dir "$(DATA_DIR)" serve --demo
+
+test: setup ## Run the whole test suite
+	.venv/bin/pytest -q
+
+lint: setup ## ruff
+	.venv/bin/ruff check src tests bench
+
+typecheck: setup ## mypy --strict on src/
+	.venv/bin/mypy
+
+check: lint typecheck ## Lint and type-check
+
+ci: check test ## What .ci/run runs
+
+bench: setup ## Run the benchmarks (see BENCHMARKS.md)
+	bash bench/run_all.sh
+
+clean: ## Remove the environments and caches
+	rm -rf .venv .uv .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The ``capgraph`` console commands."""

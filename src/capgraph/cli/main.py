@@ -1,0 +1,300 @@
+"""``capgraph``: serve, publish, import, validate, verify, keys, demo.
+
+Every command works on the data directory from ``--data-dir`` or ``CAPGRAPH_DATA_DIR``.
+Exit codes: 0 success, 1 a finding, failed verification or refused input, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from capgraph.bootstrap import build_registry
+from capgraph.config import Settings
+from capgraph.core.manifest import parse_manifest_text
+from capgraph.core.signing import PublicKey, verify_passport
+from capgraph.core.validation import validate_manifest
+from capgraph.errors import CapgraphError, InvalidManifest, ParseError, SignatureInvalid
+from capgraph.service import Registry
+from capgraph.storage.keystore import FileKeyStore
+
+__all__ = ["main"]
+
+
+class _Context:
+    def __init__(self, overrides: dict[str, Any]) -> None:
+        self.overrides = overrides
+        self._registry: Registry | None = None
+
+    def settings(self, **more: Any) -> Settings:
+        values = {k: v for k, v in {**self.overrides, **more}.items() if v is not None}
+        return Settings(**values)
+
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = build_registry(self.settings())
+        return self._registry
+
+
+def _fail(error: CapgraphError) -> None:
+    click.echo(error.diagnostics(), err=True)
+    sys.exit(1)
+
+
+@click.group()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Where the database and keys live [env CAPGRAPH_DATA_DIR].")
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
+@click.version_option(package_name="capgraph")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
+    """capgraph: an open registry of AI capabilities with signed trust passports."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = _Context({"data_dir": data_dir})
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface to bind [env CAPGRAPH_HOST, 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [env CAPGRAPH_PORT, 8000].")
+@click.option("--workers", type=int, default=None, help="Server processes [CAPGRAPH_WORKERS].")
+@click.option("--public-url", default=None, help="Base URL written into signed passports.")
+@click.option("--demo/--no-demo", default=None,
+              help="Load the demo manifests when the database is empty [CAPGRAPH_DEMO].")
+@click.pass_obj
+def serve(obj: _Context, host: str | None, port: int | None, workers: int | None,
+          public_url: str | None, demo: bool | None) -> None:
+    """Run the HTTP service."""
+    import uvicorn
+
+    settings = obj.settings(host=host, port=port, workers=workers, public_url=public_url,
+                            demo=demo)
+    registry = build_registry(settings)
+    registry.jwks()  # creates the signing key before workers race to
+    if settings.demo and registry.store.count() == 0:
+        created, _ = registry.load_demo()
+        click.echo(f"loaded {created} demo artifacts", err=True)
+    registry.store.close()
+    # Workers rebuild Settings from the environment: hand every resolved value down.
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            os.environ[f"CAPGRAPH_{name.upper()}"] = str(value)
+    click.echo(f"capgraph serving on http://{settings.host}:{settings.port} "
+               f"(data: {settings.data_dir})", err=True)
+    uvicorn.run(
+        "capgraph.http.server:make_app", factory=True, host=settings.host, port=settings.port,
+        workers=settings.workers, log_level=settings.log_level, access_log=False,
+        server_header=False,
+    )
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_obj
+def validate(obj: _Context, files: tuple[Path, ...]) -> None:
+    """Validate manifests: one FILE: path: code: message line per finding."""
+    failed = False
+    for path in files:
+        try:
+            data = parse_manifest_text(path.read_bytes(), hint=_hint(path))
+        except ParseError as exc:
+            where = f"line {exc.line}" + (f", column {exc.column}" if exc.column else "")
+            click.echo(f"{path}: {where if exc.line else '$'}: {exc.code}: {exc.message}")
+            failed = True
+            continue
+        _, findings = validate_manifest(data)
+        for f in findings:
+            label = f.code if f.severity == "error" else f"warning {f.code}"
+            click.echo(f"{path}: {f.path}: {label}: {f.message}")
+        failed |= any(f.severity == "error" for f in findings)
+        if not findings:
+            click.echo(f"{path}: ok")
+    sys.exit(1 if failed else 0)
+
+
+def _hint(path: Path) -> str | None:
+    return "json" if path.suffix.lower() == ".json" else None
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_obj
+def publish(obj: _Context, files: tuple[Path, ...]) -> None:
+    """Publish manifests as signed passport versions."""
+    failed = False
+    for path in files:
+        try:
+            result = obj.registry().publish(path.read_bytes(), hint=_hint(path))
+        except (InvalidManifest, ParseError) as exc:
+            click.echo(f"{path}: {exc.diagnostics()}", err=True)
+            failed = True
+            continue
+        state = "new version" if result.created else "unchanged"
+        click.echo(f"{result.stored.slug}: version {result.stored.version} ({state}), "
+                   f"UnfragileRank {result.stored.score}")
+    sys.exit(1 if failed else 0)
+
+
+@cli.command(name="import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_obj
+def import_(obj: _Context, files: tuple[Path, ...]) -> None:
+    """Import passport JSON files (envelopes as GET /api/v1/passport serves them)."""
+    failed = False
+    for path in files:
+        try:
+            result = obj.registry().import_passport(json.loads(path.read_text()))
+        except json.JSONDecodeError as exc:
+            click.echo(f"{path}: line {exc.lineno}: invalid JSON: {exc.msg}", err=True)
+            failed = True
+            continue
+        except CapgraphError as exc:
+            click.echo(f"{path}: {exc.diagnostics()}", err=True)
+            failed = True
+            continue
+        state = "new version" if result.created else "unchanged"
+        click.echo(f"{result.stored.slug}: version {result.stored.version} ({state}), "
+                   f"UnfragileRank {result.stored.score}")
+    sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@click.argument("passport", type=click.Path(exists=True, path_type=Path))
+@click.option("--keys", "keys_file", type=click.Path(exists=True, path_type=Path), default=None,
+              help="A JWK Set file; without it, the keys in the data directory.")
+@click.pass_obj
+def verify(obj: _Context, passport: Path, keys_file: Path | None) -> None:
+    """Verify a passport file offline: signature, key status and validity window."""
+    try:
+        document = json.loads(passport.read_text())
+    except json.JSONDecodeError as exc:
+        click.echo(f"{passport}: invalid JSON at line {exc.lineno}: {exc.msg}", err=True)
+        sys.exit(1)
+    inner = document.get("passport", document) if isinstance(document, dict) else None
+    if not isinstance(inner, dict):
+        click.echo(f"{passport}: not a passport envelope", err=True)
+        sys.exit(1)
+    try:
+        if keys_file is not None:
+            jwks = json.loads(keys_file.read_text())
+            keys = {k.kid: k for k in (PublicKey.from_jwk(j) for j in jwks.get("keys", []))}
+        else:
+            keys = FileKeyStore(obj.settings().keys_dir).public_keys()
+        key = verify_passport(inner, keys)
+    except SignatureInvalid as exc:
+        click.echo(f"{passport}: INVALID")
+        for reason in exc.reasons:
+            click.echo(f"  - {reason}")
+        sys.exit(1)
+    except (CapgraphError, json.JSONDecodeError) as exc:
+        click.echo(f"{passport}: INVALID: {exc}")
+        sys.exit(1)
+    click.echo(f"{passport}: valid (key {key.kid}, {key.status})")
+
+
+@cli.command()
+@click.pass_obj
+def demo(obj: _Context) -> None:
+    """Load the bundled demo manifests into the database."""
+    created, unchanged = obj.registry().load_demo()
+    click.echo(f"demo: {created} new, {unchanged} unchanged")
+
+
+@cli.command()
+@click.argument("slug")
+@click.option("--version", "number", type=int, default=None, help="An older version.")
+@click.pass_obj
+def passport(obj: _Context, slug: str, number: int | None) -> None:
+    """Print an artifact's signed passport envelope."""
+    try:
+        data = obj.registry().envelope_bytes(slug, obj.settings().base_url, version=number)
+    except CapgraphError as exc:
+        _fail(exc)
+    click.echo(json.dumps(json.loads(data), indent=2, ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("slug")
+@click.pass_obj
+def versions(obj: _Context, slug: str) -> None:
+    """List an artifact's versions."""
+    try:
+        history = obj.registry().versions(slug)
+    except CapgraphError as exc:
+        _fail(exc)
+    for v in history:
+        click.echo(f"{v.version}\t{v.created_at}\t{v.source_kind}\trank {v.score}\t"
+                   f"{v.content_hash[:19]}")
+
+
+@cli.group()
+def keys() -> None:
+    """API keys (create, list, revoke) and signing keys (rotate, jwks, revoke-signing)."""
+
+
+@keys.command("create")
+@click.option("--name", default="default", help="A label for the key.")
+@click.pass_obj
+def keys_create(obj: _Context, name: str) -> None:
+    """Create an API key for writes. The secret is printed once and stored only as a hash."""
+    key_id, secret = obj.registry().create_api_key(name)
+    click.echo(f"# {key_id} ({name}): keep the secret below; it is not shown again", err=True)
+    click.echo(secret)
+
+
+@keys.command("list")
+@click.pass_obj
+def keys_list(obj: _Context) -> None:
+    """List API keys (never their secrets)."""
+    for record in obj.registry().store.api_keys():
+        state = "revoked" if record.revoked else "active"
+        click.echo(f"{record.key_id}\t{record.name}\t{record.created_at}\t{state}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_obj
+def keys_revoke(obj: _Context, key_id: str) -> None:
+    """Revoke an API key."""
+    if not obj.registry().store.revoke_api_key(key_id):
+        click.echo(f"no API key {key_id}", err=True)
+        sys.exit(1)
+    click.echo(f"revoked {key_id}")
+
+
+@keys.command("rotate")
+@click.pass_obj
+def keys_rotate(obj: _Context) -> None:
+    """Retire the signing key and start a new one (old passports keep verifying)."""
+    key = FileKeyStore(obj.settings().keys_dir).rotate(datetime.now(UTC))
+    click.echo(f"new signing key {key.kid}")
+
+
+@keys.command("revoke-signing")
+@click.argument("kid")
+@click.pass_obj
+def keys_revoke_signing(obj: _Context, kid: str) -> None:
+    """Revoke a signing key: every passport it signed then fails verification."""
+    try:
+        FileKeyStore(obj.settings().keys_dir).revoke(kid, datetime.now(UTC))
+    except CapgraphError as exc:
+        _fail(exc)
+    click.echo(f"revoked signing key {kid}")
+
+
+@keys.command("jwks")
+@click.pass_obj
+def keys_jwks(obj: _Context) -> None:
+    """Print the JWK Set (public keys only)."""
+    click.echo(json.dumps(obj.registry().jwks(), indent=2))
+
+
+def main() -> None:
+    cli(prog_name="capgraph")

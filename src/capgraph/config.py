@@ -1,0 +1,47 @@
+"""Settings: built once by an entry point from flags and ``CAPGRAPH_*`` variables, then passed
+down. Library code never reads the environment itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("capgraph", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every setting capgraph has. Each is documented in docs/SETTINGS.md (a test checks)."""
+
+    model_config = SettingsConfigDict(env_prefix="CAPGRAPH_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    public_url: str | None = None
+    registry_name: str = "capgraph"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    log_level: str = "info"
+    demo: bool = False
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file (``database`` when set, else ``capgraph.db`` in the data dir)."""
+        return Path(self.database) if self.database else self.data_dir / "capgraph.db"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def base_url(self) -> str:
+        """The URL written into signed passports (page, claim and compare links)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

@@ -1,0 +1,1 @@
+"""The pure domain core: formats, scoring, signing. No I/O, no web, no SQL."""

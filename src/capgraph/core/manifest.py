@@ -1,0 +1,147 @@
+"""The ``unfragile.yml`` manifest: parsing (YAML or JSON) and the typed model validation yields.
+
+Parsing never executes anything (YAML safe loading, no aliases) and reports the parser's
+position on failure. ``validation.py`` turns the parsed tree into a ``Manifest`` or findings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import yaml
+
+from capgraph.errors import ParseError
+
+__all__ = [
+    "Execution",
+    "FailureMode",
+    "Manifest",
+    "ManifestArtifact",
+    "ManifestCapability",
+    "parse_manifest_text",
+]
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors or aliases: manifests need neither, and aliases are how
+    "billion laughs" documents blow up memory."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases are not allowed in manifests", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _plain(value: Any) -> Any:
+    """Dates become ISO strings so the tree is plain JSON data."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def parse_manifest_text(text: str | bytes, *, hint: str | None = None) -> Any:
+    """Parse manifest text into plain data. JSON when the hint says so or the text starts with
+    ``{``, YAML otherwise. Raises ``ParseError`` with a 1-based line and column."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"input is not UTF-8 (byte {exc.start})") from exc
+    as_json = hint == "json" or (hint is None and text.lstrip().startswith("{"))
+    try:
+        if as_json:
+            return json.loads(text)
+        return _plain(yaml.load(text, Loader=_NoAliasLoader))  # noqa: S506 - safe loader subclass
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from exc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        column = mark.column + 1 if mark else None
+        raise ParseError(f"invalid YAML: {exc.problem or exc.context}", line=line, column=column)
+    except yaml.YAMLError as exc:
+        raise ParseError(f"invalid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise ParseError("input is nested too deeply") from exc
+    except ValueError as exc:  # e.g. integers too long to parse
+        raise ParseError(f"invalid input: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class ManifestCapability:
+    id: str
+    name: str
+    description: str
+    intents: list[str]
+    best_for: list[str]
+    limitations: list[str]
+    requires: list[str]
+    unique_aspect: str | None
+    categories: list[str]
+    input_types: list[str]
+    output_types: list[str]
+
+
+@dataclass(frozen=True)
+class ManifestArtifact:
+    name: str
+    slug: str
+    type: str
+    maintainer: str
+    repository: str | None
+    homepage: str | None
+    license: str | None
+    description: str | None
+    tags: list[str]
+    categories: list[str]
+    status: str
+    updated_at: str | None
+    integrations: list[str]
+
+
+@dataclass(frozen=True)
+class FailureMode:
+    mode: str
+    frequency: str | None
+    mitigation: str | None
+
+
+@dataclass(frozen=True)
+class Execution:
+    protocol: str
+    auth_method: str | None
+    endpoint: str | None
+    command: str | None
+    install: str | None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated manifest. Built only by ``validation.validate_manifest``."""
+
+    artifact: ManifestArtifact
+    capabilities: list[ManifestCapability]
+    pricing_model: str
+    pricing_free: bool
+    starting_price: str | None
+    failure_modes: list[FailureMode]
+    execution: Execution | None
+    data_access_risk: str | None
+    permissions: list[str]
+    community: dict[str, int | None]
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        """The artifact's canonical URL: its homepage, else its repository."""
+        return self.artifact.homepage or self.artifact.repository or ""

@@ -1,0 +1,49 @@
+"""``data_access_risk``: declared by the publisher, or derived by the registry (PROTOCOL.md B.6).
+
+The derived rule looks at what data reaches the artifact. It counts the classes of personal
+data named in the capabilities' input types (images, video, audio, documents, personal records)
+and the access scopes the manifest declares:
+- ``high``: two or more personal-data classes, or a scope that can change or leak the user's
+  things (shell, filesystem:write, credentials, personal-data, email, payments);
+- ``moderate``: one personal-data class, or a read scope (network, filesystem:read, browser,
+  database);
+- ``low``: otherwise.
+Input types are matched on whole words, so "documentation" is not "document". The rule gives
+``low`` for the qwen3-coder seed (code and text in) and ``high`` for qwen3.5-flash (images,
+video and documents in).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["DATA_CLASSES", "HIGH_SCOPES", "MODERATE_SCOPES", "derive_data_access_risk"]
+
+DATA_CLASSES: dict[str, re.Pattern[str]] = {
+    "images": re.compile(r"\b(images?|photos?|pictures?|screenshots?|scans?|scanned)\b"),
+    "video": re.compile(r"\b(videos?|footage|webcam)\b"),
+    "audio": re.compile(r"\b(audio|voice|speech|recordings?|microphone)\b"),
+    "documents": re.compile(r"\b(documents?|invoices?|receipts?|forms?|contracts?)\b"),
+    "personal records": re.compile(
+        r"\b(emails?|contacts?|calendars?|messages?|medical|health|biometric|faces?|"
+        r"locations?|bank|financial)\b"
+    ),
+}
+HIGH_SCOPES = frozenset(
+    {"shell", "filesystem:write", "credentials", "personal-data", "email", "payments"}
+)
+MODERATE_SCOPES = frozenset({"network", "filesystem:read", "browser", "database"})
+
+
+def derive_data_access_risk(input_types: list[str], scopes: list[str]) -> tuple[str, str]:
+    """The derived risk level and a sentence giving the reason."""
+    text = " ".join(input_types).lower()
+    classes = [name for name, pattern in DATA_CLASSES.items() if pattern.search(text)]
+    high = sorted(HIGH_SCOPES.intersection(scopes))
+    moderate = sorted(MODERATE_SCOPES.intersection(scopes))
+    if len(classes) >= 2 or high:
+        why = classes if len(classes) >= 2 else high
+        return "high", f"receives or can act on: {', '.join(why)}"
+    if classes or moderate:
+        return "moderate", f"receives or can read: {', '.join(classes + moderate)}"
+    return "low", "no personal-data inputs and no access scopes declared"

@@ -1,0 +1,182 @@
+"""UnfragileRank: five components in 0..1, a weight table per artifact type, and the score.
+
+Every formula here is published on the methodology page, which renders ``WEIGHTS``,
+``COMPONENT_FORMULAS`` and ``ADOPTION_SCALES`` from this module, so the page and the scorer
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from capgraph.core.passport import COMPONENTS
+
+__all__ = [
+    "ADOPTION_SCALES",
+    "COMPONENT_FORMULAS",
+    "DEFAULT_WEIGHTS",
+    "FRESHNESS_HALF_LIFE_DAYS",
+    "MATCH_GRAPH_PRIOR",
+    "CONFIDENCE_PRIOR",
+    "WEIGHTS",
+    "Component",
+    "adoption",
+    "capability_confidence",
+    "ecosystem",
+    "freshness",
+    "match_graph",
+    "score",
+    "weights_for",
+]
+
+# PROTOCOL.md B.4: used for any type without a table of its own.
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "adoption": 0.25, "quality": 0.25, "ecosystem": 0.10, "match_graph": 0.25, "freshness": 0.15,
+}  # fmt: skip
+
+# Per-type tables. ``model`` is the table observed in the seed passports. For the others the
+# reasoning is: hosted services (api, mcp, agent) are judged mostly by whether they work when
+# called (match_graph); code people build on (framework, repo, cli) by adoption and upkeep;
+# data (dataset, benchmark) by adoption and documentation quality, rarely by call outcomes.
+WEIGHTS: dict[str, dict[str, float]] = {
+    "model": {"adoption": 0.35, "quality": 0.20, "ecosystem": 0.10, "match_graph": 0.30,
+              "freshness": 0.05},
+    "api": {"adoption": 0.20, "quality": 0.25, "ecosystem": 0.10, "match_graph": 0.35,
+            "freshness": 0.10},
+    "mcp": {"adoption": 0.20, "quality": 0.30, "ecosystem": 0.10, "match_graph": 0.30,
+            "freshness": 0.10},
+    "agent": {"adoption": 0.20, "quality": 0.25, "ecosystem": 0.10, "match_graph": 0.35,
+              "freshness": 0.10},
+    "framework": {"adoption": 0.30, "quality": 0.25, "ecosystem": 0.15, "match_graph": 0.15,
+                  "freshness": 0.15},
+    "repo": {"adoption": 0.30, "quality": 0.25, "ecosystem": 0.15, "match_graph": 0.15,
+             "freshness": 0.15},
+    "cli": {"adoption": 0.30, "quality": 0.25, "ecosystem": 0.10, "match_graph": 0.20,
+            "freshness": 0.15},
+    "dataset": {"adoption": 0.35, "quality": 0.35, "ecosystem": 0.15, "match_graph": 0.05,
+                "freshness": 0.10},
+    "benchmark": {"adoption": 0.35, "quality": 0.35, "ecosystem": 0.15, "match_graph": 0.05,
+                  "freshness": 0.10},
+}
+
+# Adoption: the count that earns full marks on each signal, per type (log scale below it).
+ADOPTION_SCALES: dict[str, dict[str, int]] = {
+    "default": {"stars": 50_000, "forks": 10_000, "weekly_downloads": 5_000_000,
+                "model_downloads": 10_000_000, "model_likes": 10_000},
+    "model": {"stars": 50_000, "forks": 10_000, "weekly_downloads": 5_000_000,
+              "model_downloads": 50_000_000, "model_likes": 10_000},
+    "mcp": {"stars": 20_000, "forks": 3_000, "weekly_downloads": 500_000,
+            "model_downloads": 1, "model_likes": 1},
+    "dataset": {"stars": 10_000, "forks": 2_000, "weekly_downloads": 1_000_000,
+                "model_downloads": 5_000_000, "model_likes": 5_000},
+}
+ADOPTION_FLOOR = 0.05  # what an artifact with no adoption signal at all gets (as the seeds)
+ECOSYSTEM_FULL = 50  # references that earn full ecosystem marks
+FRESHNESS_HALF_LIFE_DAYS = 180.0
+MATCH_GRAPH_PRIOR = (1.0, 3.0)  # Beta(a, b) pseudo-counts: 0.25 with no outcomes
+CONFIDENCE_PRIOR = (1.0, 1.0)  # Beta(1, 1): capability confidence 0.5 with no outcomes
+
+COMPONENT_FORMULAS: dict[str, str] = {
+    "adoption": (
+        "0.05 + 0.95 x max over the known signals s of min(1, ln(1 + s) / ln(1 + S)), where S "
+        "is the per-type count that earns full marks (ADOPTION_SCALES); 0.05 with no signal."
+    ),
+    "quality": (
+        "(checklist points out of 70 + coherence points out of 30) / 100: description depth 20, "
+        "field completeness 20, provenance 15, link form 5, artifact blocks 10; intents agreeing "
+        "with descriptions 15, distinct capabilities 10, declared categories agreeing with the "
+        "text 5."
+    ),
+    "ecosystem": (
+        "min(1, ln(1 + r_in + 0.5 x r_out) / ln(1 + 50)), where r_in counts registry artifacts "
+        "that name this one as an integration and r_out the integrations it names that are in "
+        "the registry."
+    ),
+    "match_graph": (
+        "(1 + successes) / (4 + reports): the mean of a Beta(1, 3) prior updated by observed "
+        "outcomes; 0.25 with no outcomes."
+    ),
+    "freshness": "0.5 ^ (days since the last update / 180).",
+}
+
+
+@dataclass(frozen=True)
+class Component:
+    """One component's value and a sentence saying how it was reached."""
+
+    name: str
+    value: float
+    explanation: str
+
+
+def weights_for(artifact_type: str) -> dict[str, float]:
+    """The weight table of a type (``DEFAULT_WEIGHTS`` when the type has none)."""
+    return dict(WEIGHTS.get(artifact_type, DEFAULT_WEIGHTS))
+
+
+def _round2(x: float) -> float:
+    return float(Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def score(components: Mapping[str, float], weights: Mapping[str, float]) -> int:
+    """100 x sum(weight x component), rounded half up (PROTOCOL.md B.4).
+
+    Decimal arithmetic on the printed values, so 0.252 gives 25 and 0.125 gives 13 exactly as
+    the published numbers say, whatever binary floating point would make of them.
+    """
+    total = sum(Decimal(repr(float(weights[c]))) * Decimal(repr(float(components[c])))
+                for c in COMPONENTS)
+    return int((total * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+def adoption(artifact_type: str, signals: Mapping[str, int | None]) -> Component:
+    """Adoption from community counts, log-normalised against the type's scale."""
+    scales = ADOPTION_SCALES.get(artifact_type, ADOPTION_SCALES["default"])
+    parts = {
+        name: min(1.0, math.log1p(count) / math.log1p(scales[name]))
+        for name, count in signals.items()
+        if name in scales and isinstance(count, int) and count > 0
+    }
+    if not parts:
+        return Component("adoption", ADOPTION_FLOOR, "no adoption signal is known: the floor")
+    best = max(parts, key=lambda k: parts[k])
+    value = _round2(ADOPTION_FLOOR + (1 - ADOPTION_FLOOR) * parts[best])
+    return Component(
+        "adoption", value, f"strongest signal {best}={signals[best]} of {scales[best]} for full marks"
+    )
+
+
+def ecosystem(references_in: int, references_out: int) -> Component:
+    """Ecosystem presence from integration references inside the registry."""
+    raw = math.log1p(references_in + 0.5 * references_out) / math.log1p(ECOSYSTEM_FULL)
+    return Component(
+        "ecosystem",
+        _round2(min(1.0, raw)),
+        f"{references_in} artifact(s) name it as an integration; it names {references_out}",
+    )
+
+
+def match_graph(successes: int, reports: int) -> Component:
+    """Posterior mean of the success probability under the Beta(1, 3) prior."""
+    a, b = MATCH_GRAPH_PRIOR
+    value = (a + successes) / (a + b + reports)
+    return Component(
+        "match_graph", _round2(value), f"{successes} success(es) in {reports} reported outcome(s)"
+    )
+
+
+def capability_confidence(successes: int, reports: int) -> float:
+    """A capability's confidence: posterior mean under Beta(1, 1); 0.5 with no outcomes."""
+    a, b = CONFIDENCE_PRIOR
+    return _round2((a + successes) / (a + b + reports))
+
+
+def freshness(updated_at: datetime, now: datetime) -> Component:
+    """Exponential decay of the time since the artifact's last update."""
+    days = max(0.0, (now - updated_at).total_seconds() / 86400)
+    value = _round2(0.5 ** (days / FRESHNESS_HALF_LIFE_DAYS))
+    return Component("freshness", value, f"last updated {days:.0f} day(s) ago")

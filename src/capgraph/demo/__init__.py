@@ -1,0 +1,1 @@
+"""Demo data: manifests for real, well-known AI artifacts, written by this project."""

@@ -1,0 +1,148 @@
+"""The one error hierarchy of capgraph.
+
+Every error has a stable ``code`` (a short kebab-case string clients can switch on) and a
+``diagnostics()`` text for people. Nothing here knows about HTTP: each transport maps these
+errors in exactly one place (``http/problems.py``, ``cli/main.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "BadRequest",
+    "CapgraphError",
+    "Conflict",
+    "Finding",
+    "InvalidManifest",
+    "InvalidPassport",
+    "NotFound",
+    "ParseError",
+    "PayloadTooLarge",
+    "SignatureInvalid",
+    "Unauthorized",
+    "UnknownKey",
+]
+
+
+class CapgraphError(Exception):
+    """Root of every error capgraph raises on purpose."""
+
+    code = "error"
+    title = "Error"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def diagnostics(self) -> str:
+        """A readable, multi-line explanation for people at a terminal."""
+        return f"{self.title}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One validation finding: where (a dotted path), what (a stable code), and why."""
+
+    path: str
+    code: str
+    message: str
+    severity: str = field(default="error")
+
+    def to_json(self) -> dict[str, str]:
+        return {"path": self.path, "code": self.code, "message": self.message}
+
+
+class ParseError(CapgraphError):
+    """Input is not well-formed YAML or JSON. ``line``/``column`` are 1-based when known."""
+
+    code = "parse-error"
+    title = "Malformed input"
+
+    def __init__(self, message: str, *, line: int | None = None, column: int | None = None):
+        super().__init__(message, line=line, column=column)
+        self.line = line
+        self.column = column
+
+    def diagnostics(self) -> str:
+        where = f" (line {self.line}, column {self.column})" if self.line else ""
+        return f"{self.title}{where}: {self.message}"
+
+
+class InvalidManifest(CapgraphError):
+    """A manifest failed validation; ``findings`` lists every error and warning."""
+
+    code = "invalid-manifest"
+    title = "Invalid manifest"
+
+    def __init__(self, findings: list[Finding]) -> None:
+        errors = [f for f in findings if f.severity == "error"]
+        super().__init__(f"{len(errors)} validation error(s)")
+        self.findings = findings
+
+    def diagnostics(self) -> str:
+        lines = [f"{self.title}: {self.message}"]
+        lines += [f"  {f.path}: {f.code}: {f.message}" for f in self.findings]
+        return "\n".join(lines)
+
+
+class InvalidPassport(CapgraphError):
+    """A passport document does not have the protocol's shape."""
+
+    code = "invalid-passport"
+    title = "Invalid passport"
+
+
+class BadRequest(CapgraphError):
+    """A request parameter is missing or out of range."""
+
+    code = "bad-request"
+    title = "Bad request"
+
+
+class NotFound(CapgraphError):
+    """The named artifact, version or key does not exist."""
+
+    code = "not-found"
+    title = "Not found"
+
+
+class Conflict(CapgraphError):
+    """The write would contradict what is stored."""
+
+    code = "conflict"
+    title = "Conflict"
+
+
+class Unauthorized(CapgraphError):
+    """A write was attempted without a valid API key."""
+
+    code = "unauthorized"
+    title = "API key required"
+
+
+class PayloadTooLarge(CapgraphError):
+    """The request body exceeds the configured limit."""
+
+    code = "payload-too-large"
+    title = "Payload too large"
+
+
+class UnknownKey(CapgraphError):
+    """A signature names a key id that is not in the key set."""
+
+    code = "unknown-key"
+    title = "Unknown signing key"
+
+
+class SignatureInvalid(CapgraphError):
+    """A signature does not verify; ``reasons`` says why."""
+
+    code = "signature-invalid"
+    title = "Signature invalid"
+
+    def __init__(self, message: str, *, reasons: list[str] | None = None) -> None:
+        super().__init__(message, reasons=reasons or [message])
+        self.reasons = reasons or [message]

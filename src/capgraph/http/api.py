@@ -1,0 +1,174 @@
+"""JSON routes under /api/v1. Each route parses, calls the Registry, and shapes the answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from capgraph.core import scoring
+from capgraph.core.manifest import parse_manifest_text
+from capgraph.core.taxonomy import ARTIFACT_TYPES
+from capgraph.errors import BadRequest
+from capgraph.http.deps import ApiKey, BaseUrl, RegistryDep, body_hint
+from capgraph.ports import StoredVersion
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1")
+
+_MANIFEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+        "description": "An unfragile.yml manifest, as YAML or JSON (docs/MANIFEST.md).",
+    }
+}
+_JSON_BODY: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+}
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(data, ensure_ascii=False).encode(), status_code=status,
+        media_type="application/json", headers=headers,
+    )
+
+
+def _version_json(stored: StoredVersion, base: str) -> dict[str, Any]:
+    return {
+        "version": stored.version,
+        "createdAt": stored.created_at,
+        "contentHash": stored.content_hash,
+        "source": stored.source_kind,
+        "score": stored.score,
+        "keyId": stored.key_id,
+        "url": f"{base}/api/v1/artifacts/{stored.slug}/versions/{stored.version}",
+    }
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the body is not UTF-8") from exc
+    except json.JSONDecodeError:
+        return parse_manifest_text(raw, hint="json")  # raises ParseError with the position
+
+
+@router.get("/health", tags=["meta"])
+def health(registry: RegistryDep) -> dict[str, Any]:
+    return {"status": "ok", "artifacts": registry.store.count()}
+
+
+@router.get("/passport/{slug}", tags=["passports"], summary="The signed passport of an artifact")
+def get_passport(
+    slug: str, registry: RegistryDep, base: BaseUrl,
+    version: int | None = Query(default=None, ge=1, description="an older version number"),
+) -> Response:
+    return Response(registry.envelope_bytes(slug, base, version=version),
+                    media_type="application/json")
+
+
+@router.get("/artifacts", tags=["artifacts"], summary="List artifacts")
+def list_artifacts(
+    registry: RegistryDep, base: BaseUrl,
+    type: str | None = Query(default=None, description="one of the 19 artifact types"),
+    limit: int = Query(default=50, ge=1, le=500),
+    offset: int = Query(default=0, ge=0),
+) -> Response:
+    if type is not None and type not in ARTIFACT_TYPES:
+        raise BadRequest(f"type {type!r} is not one of {', '.join(ARTIFACT_TYPES)}")
+    rows = registry.artifacts(artifact_type=type, limit=limit, offset=offset)
+    return _json({
+        "total": registry.store.count(),
+        "artifacts": [
+            {"slug": r.slug, "name": r.name, "type": r.artifact_type, "unfragileRank": r.score,
+             "latestVersion": r.latest_version, "updatedAt": r.updated_at,
+             "passport": f"{base}/api/v1/passport/{r.slug}"}
+            for r in rows
+        ],
+    })
+
+
+@router.post("/artifacts", tags=["artifacts"], summary="Publish a manifest (API key required)",
+             openapi_extra=_MANIFEST_BODY)
+async def publish(request: Request, registry: RegistryDep, key: ApiKey, base: BaseUrl
+                  ) -> Response:
+    result = registry.publish(await request.body(), hint=body_hint(request))
+    location = f"{base}/api/v1/artifacts/{result.stored.slug}/versions/{result.stored.version}"
+    return _json(result.to_json(), 201 if result.created else 200, {"Location": location})
+
+
+@router.post("/import", tags=["artifacts"], summary="Import a passport (API key required)",
+             openapi_extra=_JSON_BODY)
+async def import_passport(request: Request, registry: RegistryDep, key: ApiKey) -> Response:
+    result = registry.import_passport(await _json_body(request))
+    return _json(result.to_json(), 201 if result.created else 200)
+
+
+@router.get("/artifacts/{slug}", tags=["artifacts"], summary="An artifact and its history")
+def get_artifact(slug: str, registry: RegistryDep, base: BaseUrl) -> Response:
+    history = registry.versions(slug)
+    latest = history[-1]
+    return _json({
+        "slug": slug, "name": latest.name, "type": latest.artifact_type,
+        "unfragileRank": latest.score, "latestVersion": latest.version,
+        "passport": f"{base}/api/v1/passport/{slug}",
+        "versions": [_version_json(v, base) for v in history],
+    })
+
+
+@router.get("/artifacts/{slug}/versions", tags=["artifacts"], summary="Every stored version")
+def list_versions(slug: str, registry: RegistryDep, base: BaseUrl) -> Response:
+    return _json({"slug": slug,
+                  "versions": [_version_json(v, base) for v in registry.versions(slug)]})
+
+
+@router.get("/artifacts/{slug}/versions/{number}", tags=["artifacts"],
+            summary="The passport envelope of one version")
+def get_version(slug: str, number: int, registry: RegistryDep, base: BaseUrl) -> Response:
+    return Response(registry.envelope_bytes(slug, base, version=number),
+                    media_type="application/json")
+
+
+@router.post("/validate", tags=["manifests"], summary="Validate a manifest",
+             openapi_extra=_MANIFEST_BODY)
+async def validate(request: Request, registry: RegistryDep) -> Response:
+    report = registry.validate(await request.body(), hint=body_hint(request))
+    return _json(report.to_json())
+
+
+@router.get("/trust-passport-public-key", tags=["trust"], summary="The JWK Set")
+def public_keys(registry: RegistryDep) -> Response:
+    return Response(json.dumps(registry.jwks()).encode(), media_type="application/jwk-set+json")
+
+
+@router.get("/verify", tags=["trust"], summary="Verify what the registry serves for a slug")
+def verify_slug(registry: RegistryDep, slug: str = Query(min_length=1, max_length=100)
+                ) -> JSONResponse:
+    return JSONResponse(registry.verify_slug(slug).to_json())
+
+
+@router.post("/verify", tags=["trust"], summary="Verify a posted passport envelope",
+             openapi_extra=_JSON_BODY)
+async def verify_document(request: Request, registry: RegistryDep) -> JSONResponse:
+    return JSONResponse(registry.verify_document(await _json_body(request)).to_json())
+
+
+@router.get("/scoring", tags=["trust"], summary="The scoring formula and weight tables")
+def scoring_method() -> dict[str, Any]:
+    return {
+        "score": "round_half_up(100 x sum(weight x component))",
+        "components": scoring.COMPONENT_FORMULAS,
+        "weights": scoring.WEIGHTS,
+        "defaultWeights": scoring.DEFAULT_WEIGHTS,
+        "adoptionScales": scoring.ADOPTION_SCALES,
+    }

@@ -1,0 +1,78 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from capgraph import __version__
+from capgraph.config import Settings
+from capgraph.errors import CapgraphError
+from capgraph.http.api import router
+from capgraph.http.asgi import BodyLimit, PassportFastPath
+from capgraph.http.problems import PROBLEM_TYPE, problem_body, problem_for
+from capgraph.service import Registry
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def _problem(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
+
+
+def create_app(registry: Registry, settings: Settings) -> Any:
+    """The full ASGI app: FastAPI routes behind the body limit and the passport fast path."""
+    app = FastAPI(
+        title="capgraph",
+        version=__version__,
+        description="An open registry of AI capabilities with signed trust passports.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # the interactive docs load scripts from a CDN; /docs is our own page
+        redoc_url=None,
+    )
+    app.state.registry = registry
+    app.state.settings = settings
+    app.include_router(router)
+
+    @app.exception_handler(CapgraphError)
+    async def capgraph_error(request: Request, exc: CapgraphError) -> Response:
+        status, body = problem_for(exc, instance=request.url.path)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return _problem(status, body, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"path": ".".join(str(p) for p in e["loc"]), "code": str(e["type"]),
+             "message": str(e["msg"])}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
+        return _problem(400, problem_body(status=400, code="bad-request", title="Bad request",
+                                          detail=detail, instance=request.url.path,
+                                          errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return _problem(exc.status_code, problem_body(
+            status=exc.status_code, code=code, title=str(exc.detail), detail=str(exc.detail),
+            instance=request.url.path))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        return _problem(500, problem_body(
+            status=500, code="internal-error", title="Internal error",
+            detail="the server failed to handle this request; it has been logged",
+            instance=request.url.path))
+
+    fast = PassportFastPath(app, registry=registry)
+    return BodyLimit(fast, max_bytes=settings.max_body_bytes)

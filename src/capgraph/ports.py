@@ -1,0 +1,144 @@
+"""The interfaces the service needs from the outside world: storage and the clock.
+
+Adapters in ``storage/`` implement ``Store`` (memory for tests, SQLite by default, PostgreSQL
+later). The service depends only on these Protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from capgraph.core.signing import PublicKey, SigningKey
+
+__all__ = [
+    "ApiKeyRecord",
+    "ArtifactSummary",
+    "Clock",
+    "KeyRing",
+    "NewVersion",
+    "Store",
+    "StoredVersion",
+    "VersionBuilder",
+]
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A version about to be appended. ``passport`` is the signed passport object's JSON bytes."""
+
+    slug: str
+    name: str
+    artifact_type: str
+    score: int
+    content_hash: str
+    source_kind: str  # "manifest" | "import"
+    source: str  # the manifest or imported passport body, as canonical JSON text
+    passport: bytes
+    key_id: str
+    created_at: str
+    capability_numbers: dict[str, int] = field(default_factory=dict)
+    integrations: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One immutable stored version of an artifact's passport."""
+
+    slug: str
+    version: int
+    name: str
+    artifact_type: str
+    score: int
+    content_hash: str
+    source_kind: str
+    source: str
+    passport: bytes
+    key_id: str
+    created_at: str
+    capability_numbers: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ArtifactSummary:
+    slug: str
+    name: str
+    artifact_type: str
+    score: int
+    latest_version: int
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    key_id: str
+    name: str
+    created_at: str
+    revoked: bool
+
+
+VersionBuilder = Callable[[StoredVersion | None, int], NewVersion | None]
+"""Given the latest stored version (or None) and the number the new one would get, return the
+version to append, or None when there is nothing new to store."""
+
+
+class Store(Protocol):
+    """Durable storage of artifacts, their versions, and API keys."""
+
+    def append(self, slug: str, build: VersionBuilder) -> tuple[StoredVersion, bool]:
+        """Atomically read the latest version of ``slug``, call ``build``, and append what it
+        returns. Returns the stored version and whether it is new. Concurrent appends to the
+        same slug are serialised, so version numbers never repeat or skip."""
+        ...
+
+    def latest(self, slug: str) -> StoredVersion | None: ...
+
+    def version(self, slug: str, number: int) -> StoredVersion | None: ...
+
+    def versions(self, slug: str) -> list[StoredVersion]: ...
+
+    def artifacts(
+        self, *, artifact_type: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[ArtifactSummary]: ...
+
+    def count(self) -> int: ...
+
+    def references_to(self, slug: str) -> int:
+        """How many other artifacts name ``slug`` as an integration in their latest version."""
+        ...
+
+    def existing(self, slugs: list[str]) -> list[str]:
+        """The subset of ``slugs`` that are stored artifacts."""
+        ...
+
+    def generation(self) -> int:
+        """A number that changes whenever any process commits a write (for caches)."""
+        ...
+
+    def add_api_key(self, key_id: str, name: str, secret_hash: str, created_at: str) -> None: ...
+
+    def api_key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None: ...
+
+    def api_keys(self) -> list[ApiKeyRecord]: ...
+
+    def revoke_api_key(self, key_id: str) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class KeyRing(Protocol):
+    """Where signing keys live (``storage/keystore.py`` keeps them in owner-only files)."""
+
+    def signing_key(self, now: datetime) -> SigningKey:
+        """The key that signs now, created on first use."""
+        ...
+
+    def public_keys(self) -> dict[str, PublicKey]:
+        """Every key ever used, by kid, with its status and validity window."""
+        ...

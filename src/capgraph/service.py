@@ -1,0 +1,338 @@
+"""The Registry: capgraph's use cases (validate, publish, import, read, verify), over ports."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from capgraph.core.canonical import canonical_bytes
+from capgraph.core.compose import compose_body, iso_ms, rescore
+from capgraph.core.manifest import Manifest, parse_manifest_text
+from capgraph.core.passport import Passport, PassportBody, links_for
+from capgraph.core.signing import verify_passport
+from capgraph.core.validation import validate_manifest
+from capgraph.errors import (
+    BadRequest,
+    Finding,
+    InvalidManifest,
+    InvalidPassport,
+    NotFound,
+    SignatureInvalid,
+    Unauthorized,
+)
+from capgraph.ports import ApiKeyRecord, ArtifactSummary, KeyRing, NewVersion, Store, StoredVersion
+
+__all__ = ["PublishResult", "Registry", "SystemClock", "ValidationReport", "VerifyReport"]
+
+log = logging.getLogger(__name__)
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    findings: list[Finding]
+
+    @property
+    def valid(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "errors": [f.to_json() for f in self.findings if f.severity == "error"],
+            "warnings": [f.to_json() for f in self.findings if f.severity == "warning"],
+        }
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    stored: StoredVersion
+    created: bool
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "slug": self.stored.slug,
+            "version": self.stored.version,
+            "created": self.created,
+            "score": self.stored.score,
+            "contentHash": self.stored.content_hash,
+            "warnings": [f.to_json() for f in self.findings if f.severity == "warning"],
+        }
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    valid: bool
+    key_id: str | None
+    reasons: list[str]
+    slug: str | None = None
+    version: int | None = None
+    signed_at: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "slug": self.slug,
+            "version": self.version,
+            "keyId": self.key_id,
+            "signedAt": self.signed_at,
+            "reasons": self.reasons,
+        }
+
+
+def _hash(data: Any) -> str:
+    return "sha256:" + hashlib.sha256(canonical_bytes(data)).hexdigest()
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Registry:
+    """The application service. Transports (HTTP, CLI, MCP) call only this."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        keys: KeyRing,
+        registry_name: str,
+        public_url: str,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.keys = keys
+        self.registry_name = registry_name
+        self.public_url = public_url.rstrip("/")
+        self._now = clock or SystemClock().now
+        self._envelopes: dict[tuple[str, str], tuple[int, bytes]] = {}
+        self._envelope_lock = threading.Lock()
+
+    # -- manifests ---------------------------------------------------------------------------
+    def validate(self, text: str | bytes, *, hint: str | None = None) -> ValidationReport:
+        """Parse and validate manifest text. Malformed input raises ``ParseError``."""
+        data = parse_manifest_text(text, hint=hint)
+        _, findings = validate_manifest(data)
+        return ValidationReport(findings)
+
+    def publish(self, text: str | bytes, *, hint: str | None = None) -> PublishResult:
+        """Validate a manifest and store it as a new signed passport version.
+
+        Publishing content identical to the latest version stores nothing and returns it.
+        Raises ``ParseError`` or ``InvalidManifest``; nothing is written on any error.
+        """
+        data = parse_manifest_text(text, hint=hint)
+        manifest, findings = validate_manifest(data)
+        if manifest is None:
+            raise InvalidManifest(findings)
+        return self._publish_manifest(manifest, findings)
+
+    def _publish_manifest(self, manifest: Manifest, findings: list[Finding]) -> PublishResult:
+        slug = manifest.artifact.slug
+        content_hash = _hash(manifest.raw)
+        integrations = [s for s in manifest.artifact.integrations if s != slug]
+        references_out = len(self.store.existing(integrations))
+        references_in = self.store.references_to(slug)
+
+        def build(latest: StoredVersion | None, number: int) -> NewVersion | None:
+            if latest is not None and latest.content_hash == content_hash:
+                return None
+            now = self._now()
+            composed = compose_body(
+                manifest,
+                now=now,
+                public_url=self.public_url,
+                numbers=latest.capability_numbers if latest else None,
+                references_in=references_in,
+                references_out=references_out,
+            )
+            body = composed.body.to_json()
+            return self._sign_version(
+                slug=slug, body=body, number=number, now=now, content_hash=content_hash,
+                source_kind="manifest", source=canonical_bytes(manifest.raw).decode(),
+                provenance=composed.provenance, numbers=composed.capability_numbers,
+                integrations=integrations,
+            )
+
+        stored, created = self.store.append(slug, build)
+        if created:
+            log.info("published %s version %d", slug, stored.version)
+        return PublishResult(stored, created, findings)
+
+    def import_passport(self, document: Mapping[str, Any]) -> PublishResult:
+        """Store a passport from another registry (an envelope or a bare ``passport`` object).
+
+        Its components are kept and its score recomputed from them (PROTOCOL.md B.5); it is
+        re-signed by this registry. Raises ``InvalidPassport`` for anything off the format.
+        """
+        if not isinstance(document, Mapping):
+            raise InvalidPassport("expected a JSON object")
+        inner = document.get("passport", document)
+        if not isinstance(inner, Mapping) or "unfragile" not in inner:
+            raise InvalidPassport("expected {'passport': {'unfragile': ...}} or a passport object")
+        body = rescore(PassportBody.from_json(inner["unfragile"]).to_json())
+        body = PassportBody.from_json(body).to_json()
+        slug = body["artifact"]["slug"]
+        content_hash = _hash(body)
+        provenance = {
+            "source": f"imported: signed by {inner.get('signedBy', 'unknown')} "
+            f"at {inner.get('signedAt', 'unknown')}",
+            "trust.score": "derived",
+        }
+
+        def build(latest: StoredVersion | None, number: int) -> NewVersion | None:
+            if latest is not None and latest.content_hash == content_hash:
+                return None
+            return self._sign_version(
+                slug=slug, body=body, number=number, now=self._now(),
+                content_hash=content_hash, source_kind="import",
+                source=canonical_bytes(body).decode(), provenance=provenance, numbers={},
+                integrations=[],
+            )
+
+        stored, created = self.store.append(slug, build)
+        return PublishResult(stored, created, [])
+
+    def _sign_version(
+        self, *, slug: str, body: dict[str, Any], number: int, now: datetime, content_hash: str,
+        source_kind: str, source: str, provenance: dict[str, str], numbers: dict[str, int],
+        integrations: list[str],
+    ) -> NewVersion:
+        key = self.keys.signing_key(now)
+        unsigned = Passport(
+            unfragile=body, signature="", signed_at=iso_ms(now), signed_by=self.registry_name,
+            version=number, key_id=key.kid, provenance=provenance,
+        )
+        signature = key.sign(unsigned.to_json())
+        signed = Passport(**{**unsigned.__dict__, "signature": signature})
+        return NewVersion(
+            slug=slug, name=body["artifact"]["name"], artifact_type=body["artifact"]["type"],
+            score=body["trust"]["score"], content_hash=content_hash, source_kind=source_kind,
+            source=source, passport=signed.to_bytes(), key_id=key.kid, created_at=iso_ms(now),
+            capability_numbers=numbers, integrations=integrations,
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+    def passport(self, slug: str, *, version: int | None = None) -> StoredVersion:
+        """The latest (or a given) version of an artifact; ``NotFound`` when there is none."""
+        stored = (self.store.latest(slug) if version is None
+                  else self.store.version(slug, version))
+        if stored is None:
+            what = f"artifact {slug!r}" + (f" version {version}" if version is not None else "")
+            raise NotFound(f"{what} is not in the registry", slug=slug)
+        return stored
+
+    def versions(self, slug: str) -> list[StoredVersion]:
+        history = self.store.versions(slug)
+        if not history:
+            raise NotFound(f"artifact {slug!r} is not in the registry", slug=slug)
+        return history
+
+    def artifacts(self, *, artifact_type: str | None = None, limit: int = 100, offset: int = 0
+                  ) -> list[ArtifactSummary]:
+        return self.store.artifacts(artifact_type=artifact_type, limit=limit, offset=offset)
+
+    def envelope_bytes(self, slug: str, base_url: str, *, version: int | None = None) -> bytes:
+        """The served envelope ``{"passport": ..., "_links": ...}`` as bytes.
+
+        Latest versions are cached per (slug, base URL) until any process writes; the stored
+        passport bytes are spliced in unchanged, never re-serialised.
+        """
+        if version is not None:
+            return self._envelope(self.passport(slug, version=version), base_url)
+        generation = self.store.generation()
+        cached = self._envelopes.get((slug, base_url))
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        data = self._envelope(self.passport(slug), base_url)
+        with self._envelope_lock:
+            if len(self._envelopes) > 50_000:
+                self._envelopes.clear()
+            self._envelopes[(slug, base_url)] = (generation, data)
+        return data
+
+    @staticmethod
+    def _envelope(stored: StoredVersion, base_url: str) -> bytes:
+        links = json.dumps(links_for(base_url, stored.slug), separators=(",", ":")).encode()
+        return b'{"passport":' + stored.passport + b',"_links":' + links + b"}"
+
+    # -- keys and verification ---------------------------------------------------------------
+    def jwks(self) -> dict[str, Any]:
+        """The JWK Set of every signing key, with status and validity window."""
+        self.keys.signing_key(self._now())
+        return {"keys": [k.to_jwk() for k in self.keys.public_keys().values()]}
+
+    def verify_document(self, document: Any) -> VerifyReport:
+        """Verify a posted envelope or passport object against this registry's keys."""
+        if not isinstance(document, Mapping):
+            raise BadRequest("expected a JSON object: a passport envelope or passport object")
+        inner = document.get("passport", document)
+        if not isinstance(inner, Mapping):
+            raise BadRequest("'passport' must be an object")
+        return self._verify(inner)
+
+    def verify_slug(self, slug: str) -> VerifyReport:
+        """Verify what the registry serves now for ``slug``."""
+        stored = self.passport(slug)
+        return self._verify(json.loads(stored.passport))
+
+    def _verify(self, passport: Mapping[str, Any]) -> VerifyReport:
+        body = passport.get("unfragile")
+        slug = None
+        if isinstance(body, Mapping) and isinstance(body.get("artifact"), Mapping):
+            slug = body["artifact"].get("slug")
+        version = passport.get("version")
+        common = {
+            "slug": slug if isinstance(slug, str) else None,
+            "version": version if isinstance(version, int) else None,
+            "signed_at": passport.get("signedAt") if isinstance(passport.get("signedAt"), str)
+            else None,
+        }
+        key_id = passport.get("keyId") if isinstance(passport.get("keyId"), str) else None
+        try:
+            key = verify_passport(passport, self.keys.public_keys())
+        except SignatureInvalid as exc:
+            return VerifyReport(valid=False, key_id=key_id, reasons=exc.reasons, **common)
+        return VerifyReport(valid=True, key_id=key.kid, reasons=[], **common)
+
+    # -- API keys ----------------------------------------------------------------------------
+    def create_api_key(self, name: str) -> tuple[str, str]:
+        """A new API key: returns (key id, secret). Only a hash of the secret is stored."""
+        key_id = "key_" + secrets.token_hex(6)
+        secret = "cg_" + secrets.token_urlsafe(32)
+        self.store.add_api_key(key_id, name, _hash_secret(secret), iso_ms(self._now()))
+        return key_id, secret
+
+    def authenticate(self, secret: str | None) -> ApiKeyRecord:
+        """The API key a secret belongs to; ``Unauthorized`` when missing, unknown or revoked."""
+        if not secret:
+            raise Unauthorized("this endpoint needs an API key (Authorization: Bearer <key>)")
+        record = self.store.api_key_by_hash(_hash_secret(secret))
+        if record is None or record.revoked:
+            raise Unauthorized("the API key is unknown or revoked")
+        return record
+
+    # -- demo data ---------------------------------------------------------------------------
+    def load_demo(self) -> tuple[int, int]:
+        """Publish the bundled demo manifests. Returns (created, unchanged)."""
+        created = unchanged = 0
+        folder = resources.files("capgraph.demo").joinpath("manifests")
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith((".yml", ".yaml")):
+                result = self.publish(entry.read_text(encoding="utf-8"), hint="yaml")
+                created += result.created
+                unchanged += not result.created
+        return created, unchanged

@@ -1,0 +1,112 @@
+"""An in-memory ``Store`` for tests and throwaway registries (e.g. ``capgraph eval``)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+from capgraph.ports import ApiKeyRecord, ArtifactSummary, StoredVersion, VersionBuilder
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """Dictionaries behind one lock; the same contract as the SQLite store."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._versions: dict[str, list[StoredVersion]] = {}
+        self._integrations: dict[str, set[str]] = {}
+        self._keys: dict[str, tuple[ApiKeyRecord, str]] = {}
+        self._generation = 0
+
+    def append(self, slug: str, build: VersionBuilder) -> tuple[StoredVersion, bool]:
+        with self._lock:
+            history = self._versions.get(slug, [])
+            latest = history[-1] if history else None
+            new = build(latest, len(history) + 1)
+            if new is None:
+                assert latest is not None, "a builder may only decline when a version exists"
+                return latest, False
+            stored = StoredVersion(
+                slug=slug, version=len(history) + 1, name=new.name,
+                artifact_type=new.artifact_type, score=new.score,
+                content_hash=new.content_hash, source_kind=new.source_kind, source=new.source,
+                passport=new.passport, key_id=new.key_id, created_at=new.created_at,
+                capability_numbers=dict(new.capability_numbers),
+            )
+            self._versions[slug] = [*history, stored]
+            self._integrations[slug] = {s for s in new.integrations if s != slug}
+            self._generation += 1
+            return stored, True
+
+    def latest(self, slug: str) -> StoredVersion | None:
+        with self._lock:
+            history = self._versions.get(slug)
+            return history[-1] if history else None
+
+    def version(self, slug: str, number: int) -> StoredVersion | None:
+        with self._lock:
+            history = self._versions.get(slug, [])
+            return history[number - 1] if 1 <= number <= len(history) else None
+
+    def versions(self, slug: str) -> list[StoredVersion]:
+        with self._lock:
+            return list(self._versions.get(slug, []))
+
+    def artifacts(
+        self, *, artifact_type: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[ArtifactSummary]:
+        with self._lock:
+            rows = [
+                ArtifactSummary(h[-1].slug, h[-1].name, h[-1].artifact_type, h[-1].score,
+                                h[-1].version, h[-1].created_at)
+                for h in self._versions.values()
+                if artifact_type is None or h[-1].artifact_type == artifact_type
+            ]
+        rows.sort(key=lambda r: r.slug)
+        return rows[offset : offset + limit]
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._versions)
+
+    def references_to(self, slug: str) -> int:
+        with self._lock:
+            return sum(slug in targets for src, targets in self._integrations.items()
+                       if src != slug)
+
+    def existing(self, slugs: list[str]) -> list[str]:
+        with self._lock:
+            return [s for s in slugs if s in self._versions]
+
+    def generation(self) -> int:
+        return self._generation
+
+    def add_api_key(self, key_id: str, name: str, secret_hash: str, created_at: str) -> None:
+        with self._lock:
+            self._keys[key_id] = (ApiKeyRecord(key_id, name, created_at, False), secret_hash)
+            self._generation += 1
+
+    def api_key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None:
+        with self._lock:
+            for record, stored in self._keys.values():
+                if stored == secret_hash:
+                    return record
+        return None
+
+    def api_keys(self) -> list[ApiKeyRecord]:
+        with self._lock:
+            return [record for record, _ in self._keys.values()]
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        with self._lock:
+            if key_id not in self._keys:
+                return False
+            record, secret = self._keys[key_id]
+            self._keys[key_id] = (replace(record, revoked=True), secret)
+            self._generation += 1
+            return True
+
+    def close(self) -> None:
+        pass
