@@ -8,7 +8,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -295,18 +295,21 @@ class Registry:
         if isinstance(body, Mapping) and isinstance(body.get("artifact"), Mapping):
             slug = body["artifact"].get("slug")
         version = passport.get("version")
-        common = {
-            "slug": slug if isinstance(slug, str) else None,
-            "version": version if isinstance(version, int) else None,
-            "signed_at": passport.get("signedAt") if isinstance(passport.get("signedAt"), str)
-            else None,
-        }
-        key_id = passport.get("keyId") if isinstance(passport.get("keyId"), str) else None
+        signed_at = passport.get("signedAt")
+        key_id = passport.get("keyId")
+        report = VerifyReport(
+            valid=False,
+            key_id=key_id if isinstance(key_id, str) else None,
+            reasons=[],
+            slug=slug if isinstance(slug, str) else None,
+            version=version if isinstance(version, int) else None,
+            signed_at=signed_at if isinstance(signed_at, str) else None,
+        )
         try:
             key = verify_passport(passport, self.keys.public_keys())
         except SignatureInvalid as exc:
-            return VerifyReport(valid=False, key_id=key_id, reasons=exc.reasons, **common)
-        return VerifyReport(valid=True, key_id=key.kid, reasons=[], **common)
+            return replace(report, reasons=exc.reasons)
+        return replace(report, valid=True, key_id=key.kid)
 
     # -- API keys ----------------------------------------------------------------------------
     def create_api_key(self, name: str) -> tuple[str, str]:

@@ -35,7 +35,8 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 def iso_ms(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and a Z, as the seeds write timestamps."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def capability_uri(primary_category: str, name: str) -> str:
@@ -143,8 +144,8 @@ def compose_body(
             "_index": index,
         })
     caps.sort(key=lambda c: c["id"])
-    for cap in caps:
-        del cap["_index"]
+    for entry in caps:
+        del entry["_index"]
     if a.categories:
         artifact_categories = list(a.categories)
     else:

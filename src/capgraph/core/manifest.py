@@ -31,7 +31,7 @@ class _NoAliasLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.composer.ComposerError(
                 None, None, "aliases are not allowed in manifests", event.start_mark
             )
@@ -61,14 +61,15 @@ def parse_manifest_text(text: str | bytes, *, hint: str | None = None) -> Any:
     try:
         if as_json:
             return json.loads(text)
-        return _plain(yaml.load(text, Loader=_NoAliasLoader))  # noqa: S506 - safe loader subclass
+        return _plain(yaml.load(text, Loader=_NoAliasLoader))
     except json.JSONDecodeError as exc:
         raise ParseError(f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         column = mark.column + 1 if mark else None
-        raise ParseError(f"invalid YAML: {exc.problem or exc.context}", line=line, column=column)
+        message = f"invalid YAML: {exc.problem or exc.context}"
+        raise ParseError(message, line=line, column=column) from exc
     except yaml.YAMLError as exc:
         raise ParseError(f"invalid YAML: {exc}") from exc
     except RecursionError as exc:

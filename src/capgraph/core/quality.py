@@ -24,10 +24,11 @@ CHECKLIST: dict[str, int] = {
     "distinct capabilities": 10,
     "declared categories agree with the text": 5,
 }
-_STOP = frozenset(
-    "a an and are as at be by for from in into is it its of on or that the this to with without "
-    "your you can will via using use".split()
-)
+_STOP = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it",
+    "its", "of", "on", "or", "that", "the", "this", "to", "with", "without", "your", "you",
+    "can", "will", "via", "using", "use",
+})  # fmt: skip
 
 
 def _content(text: str) -> set[str]:

@@ -18,10 +18,10 @@ from capgraph.core.passport import COMPONENTS
 __all__ = [
     "ADOPTION_SCALES",
     "COMPONENT_FORMULAS",
+    "CONFIDENCE_PRIOR",
     "DEFAULT_WEIGHTS",
     "FRESHNESS_HALF_LIFE_DAYS",
     "MATCH_GRAPH_PRIOR",
-    "CONFIDENCE_PRIOR",
     "WEIGHTS",
     "Component",
     "adoption",
@@ -128,8 +128,9 @@ def score(components: Mapping[str, float], weights: Mapping[str, float]) -> int:
     Decimal arithmetic on the printed values, so 0.252 gives 25 and 0.125 gives 13 exactly as
     the published numbers say, whatever binary floating point would make of them.
     """
-    total = sum(Decimal(repr(float(weights[c]))) * Decimal(repr(float(components[c])))
-                for c in COMPONENTS)
+    total = Decimal(0)
+    for c in COMPONENTS:
+        total += Decimal(repr(float(weights[c]))) * Decimal(repr(float(components[c])))
     return int((total * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 
@@ -145,9 +146,8 @@ def adoption(artifact_type: str, signals: Mapping[str, int | None]) -> Component
         return Component("adoption", ADOPTION_FLOOR, "no adoption signal is known: the floor")
     best = max(parts, key=lambda k: parts[k])
     value = _round2(ADOPTION_FLOOR + (1 - ADOPTION_FLOOR) * parts[best])
-    return Component(
-        "adoption", value, f"strongest signal {best}={signals[best]} of {scales[best]} for full marks"
-    )
+    why = f"strongest signal {best}={signals[best]} of {scales[best]} for full marks"
+    return Component("adoption", value, why)
 
 
 def ecosystem(references_in: int, references_out: int) -> Component:

@@ -30,7 +30,10 @@ _MANIFEST_BODY: dict[str, Any] = {
     }
 }
 _JSON_BODY: dict[str, Any] = {
-    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
 }
 
 

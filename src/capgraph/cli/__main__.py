@@ -1,0 +1,3 @@
+from capgraph.cli.main import main
+
+main()
