@@ -12,7 +12,7 @@ import binascii
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -142,6 +142,10 @@ class SigningKey:
     def kid(self) -> str:
         return self.public.kid
 
+    def sign_bytes(self, data: bytes) -> str:
+        """Sign raw bytes (used for checkpoint notes): base64 of the 64-byte signature."""
+        return base64.b64encode(self._private.sign(data)).decode("ascii")
+
     def sign(self, passport: Mapping[str, Any]) -> str:
         """Sign a passport object (its ``signature`` member, if any, is ignored): base64."""
         return base64.b64encode(self._private.sign(signed_bytes(passport))).decode("ascii")
@@ -149,9 +153,11 @@ class SigningKey:
 
 def _parse_time(text: str) -> datetime | None:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+    # A timestamp without an offset is read as UTC: comparing it with an aware one would raise.
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def verify_passport(passport: Mapping[str, Any], keys: Mapping[str, PublicKey]) -> PublicKey:
