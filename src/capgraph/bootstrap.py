@@ -18,4 +18,5 @@ def build_registry(settings: Settings) -> Registry:
         keys=FileKeyStore(settings.keys_dir),
         registry_name=settings.registry_name,
         public_url=settings.base_url,
+        log_origin=settings.origin,
     )

@@ -4,6 +4,7 @@ down. Library code never reads the environment itself."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 import platformdirs
 from pydantic import Field
@@ -31,11 +32,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: str = "info"
     demo: bool = False
+    log_origin: str | None = None
 
     @property
     def database_path(self) -> Path:
         """The SQLite file (``database`` when set, else ``capgraph.db`` in the data dir)."""
         return Path(self.database) if self.database else self.data_dir / "capgraph.db"
+
+    @property
+    def origin(self) -> str:
+        """The transparency log's origin line (``<host:port of public_url>/log`` by default)."""
+        return self.log_origin or f"{urlparse(self.base_url).netloc}/log"
 
     @property
     def keys_dir(self) -> Path:

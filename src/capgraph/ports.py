@@ -41,6 +41,8 @@ class NewVersion:
     created_at: str
     capability_numbers: dict[str, int] = field(default_factory=dict)
     integrations: list[str] = field(default_factory=list)
+    log_leaf: bytes = b""
+    """The transparency log entry: RFC 8785 bytes of the whole signed passport object."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class StoredVersion:
     key_id: str
     created_at: str
     capability_numbers: dict[str, int]
+    log_index: int
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,19 @@ class Store(Protocol):
         """A number that changes whenever any process commits a write (for caches)."""
         ...
 
+    def log_size(self) -> int:
+        """Entries in the transparency log. Each append adds its version's entry in the same
+        transaction, so the log and the versions can never disagree."""
+        ...
+
+    def log_node(self, level: int, index: int) -> bytes:
+        """A stored complete subtree hash (see ``core/translog.py``)."""
+        ...
+
+    def log_entries(self, start: int, end: int) -> list[bytes]:
+        """The leaf data of entries [start, end)."""
+        ...
+
     def add_api_key(self, key_id: str, name: str, secret_hash: str, created_at: str) -> None: ...
 
     def api_key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None: ...
@@ -141,4 +157,9 @@ class KeyRing(Protocol):
 
     def public_keys(self) -> dict[str, PublicKey]:
         """Every key ever used, by kid, with its status and validity window."""
+        ...
+
+    def log_key(self, now: datetime, origin: str) -> tuple[SigningKey, str]:
+        """The key that signs transparency log checkpoints and the log's origin, created (with
+        ``origin``) on first use and fixed after."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -12,12 +13,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
+from urllib.parse import urlparse
 
+from capgraph.core import translog
 from capgraph.core.canonical import canonical_bytes
+from capgraph.core.checkpoint import Checkpoint, NoteVerifier, sign_checkpoint
 from capgraph.core.compose import compose_body, iso_ms, rescore
 from capgraph.core.manifest import Manifest, parse_manifest_text
 from capgraph.core.passport import Passport, PassportBody, links_for
-from capgraph.core.signing import verify_passport
+from capgraph.core.signing import SigningKey, verify_passport
 from capgraph.core.validation import validate_manifest
 from capgraph.errors import (
     BadRequest,
@@ -97,6 +101,10 @@ def _hash(data: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical_bytes(data)).hexdigest()
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
 def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -112,12 +120,16 @@ class Registry:
         registry_name: str,
         public_url: str,
         clock: Callable[[], datetime] | None = None,
+        log_origin: str | None = None,
     ) -> None:
         self.store = store
         self.keys = keys
         self.registry_name = registry_name
         self.public_url = public_url.rstrip("/")
+        self._default_origin = log_origin or f"{urlparse(self.public_url).netloc}/log"
+        self._log_key: tuple[SigningKey, str] | None = None
         self._now = clock or SystemClock().now
+        self._checkpoints: dict[int, tuple[Checkpoint, str]] = {}
         self._envelopes: dict[tuple[str, str], tuple[int, bytes]] = {}
         self._envelope_lock = threading.Lock()
 
@@ -219,6 +231,7 @@ class Registry:
         signature = key.sign(unsigned.to_json())
         signed = Passport(**{**unsigned.__dict__, "signature": signature})
         return NewVersion(
+            log_leaf=canonical_bytes(signed.to_json()),
             slug=slug, name=body["artifact"]["name"], artifact_type=body["artifact"]["type"],
             score=body["trust"]["score"], content_hash=content_hash, source_kind=source_kind,
             source=source, passport=signed.to_bytes(), key_id=key.kid, created_at=iso_ms(now),
@@ -264,16 +277,89 @@ class Registry:
             self._envelopes[(slug, base_url)] = (generation, data)
         return data
 
-    @staticmethod
-    def _envelope(stored: StoredVersion, base_url: str) -> bytes:
+    def _envelope(self, stored: StoredVersion, base_url: str) -> bytes:
         links = json.dumps(links_for(base_url, stored.slug), separators=(",", ":")).encode()
-        return b'{"passport":' + stored.passport + b',"_links":' + links + b"}"
+        proof = json.dumps(self.log_proof_for(stored), separators=(",", ":")).encode()
+        return (b'{"passport":' + stored.passport + b',"_links":' + links + b',"_log":' + proof
+                + b"}")
+
+    # -- transparency log --------------------------------------------------------------------
+    def checkpoint(self) -> tuple[Checkpoint, str]:
+        """The current tree head and its signed note (C2SP tlog-checkpoint)."""
+        size = self.store.log_size()
+        cached = self._checkpoints.get(size)
+        if cached is not None:
+            return cached
+        key, origin = self._log_identity()
+        head = Checkpoint(origin, size, translog.tree_hash(self.store.log_node, size))
+        note = sign_checkpoint(head, key, name=origin)
+        if len(self._checkpoints) > 1024:
+            self._checkpoints.clear()
+        self._checkpoints[size] = (head, note)
+        return head, note
+
+    def _log_identity(self) -> tuple[SigningKey, str]:
+        if self._log_key is None:
+            self._log_key = self.keys.log_key(self._now(), self._default_origin)
+        return self._log_key
+
+    @property
+    def log_origin(self) -> str:
+        return self._log_identity()[1]
+
+    def log_verifier(self) -> NoteVerifier:
+        """The signed-note verifier key of the log's checkpoints."""
+        key, origin = self._log_identity()
+        return NoteVerifier(origin, key.public.raw)
+
+    def log_proof_for(self, stored: StoredVersion) -> dict[str, Any]:
+        """The ``_log`` block of an envelope: where the version sits in the log, and proof."""
+        head, note = self.checkpoint()
+        proof = translog.inclusion_proof(self.store.log_node, stored.log_index, head.size)
+        leaf = self.store.log_entries(stored.log_index, stored.log_index + 1)[0]
+        return {
+            "index": stored.log_index,
+            "treeSize": head.size,
+            "leafHash": _b64(translog.leaf_hash(leaf)),
+            "inclusionProof": [_b64(h) for h in proof],
+            "checkpoint": note,
+        }
+
+    def _check_range(self, low: int, high: int, what: str) -> int:
+        size = self.store.log_size()
+        if not 0 <= low < high <= size:
+            raise BadRequest(f"{what} must satisfy 0 <= start < end <= tree size ({size})")
+        return size
+
+    def inclusion(self, index: int, size: int) -> dict[str, Any]:
+        """``{index, treeSize, leafHash, hashes}`` for entry ``index`` in the tree of ``size``."""
+        self._check_range(index, size, "index and size")
+        leaf = self.store.log_entries(index, index + 1)[0]
+        proof = translog.inclusion_proof(self.store.log_node, index, size)
+        return {"index": index, "treeSize": size, "leafHash": _b64(translog.leaf_hash(leaf)),
+                "hashes": [_b64(h) for h in proof]}
+
+    def consistency(self, old_size: int, size: int) -> dict[str, Any]:
+        """``{from, treeSize, hashes}`` proving the tree of ``old_size`` is a prefix."""
+        self._check_range(old_size - 1, size, "from and size")
+        proof = translog.consistency_proof(self.store.log_node, old_size, size)
+        return {"from": old_size, "treeSize": size, "hashes": [_b64(h) for h in proof]}
+
+    def log_entries(self, start: int, end: int) -> list[bytes]:
+        """Leaf data of entries [start, end), at most 1000 at a time."""
+        self._check_range(start, end, "start and end")
+        if end - start > 1000:
+            raise BadRequest("at most 1000 entries per request")
+        return self.store.log_entries(start, end)
 
     # -- keys and verification ---------------------------------------------------------------
     def jwks(self) -> dict[str, Any]:
         """The JWK Set of every signing key, with status and validity window."""
         self.keys.signing_key(self._now())
-        return {"keys": [k.to_jwk() for k in self.keys.public_keys().values()]}
+        keys = [k.to_jwk() for k in self.keys.public_keys().values()]
+        log_jwk = self._log_identity()[0].public.to_jwk()
+        log_jwk.update({"purpose": "checkpoint", "verifierKey": self.log_verifier().encode()})
+        return {"keys": [*keys, log_jwk]}
 
     def verify_document(self, document: Any) -> VerifyReport:
         """Verify a posted envelope or passport object against this registry's keys."""

@@ -17,9 +17,10 @@ from typing import Any
 import click
 
 from capgraph.bootstrap import build_registry
+from capgraph.cli.monitor import log_group
 from capgraph.config import Settings
 from capgraph.core.manifest import parse_manifest_text
-from capgraph.core.signing import PublicKey, verify_passport
+from capgraph.core.offline import verify_envelope
 from capgraph.core.validation import validate_manifest
 from capgraph.errors import CapgraphError, InvalidManifest, ParseError, SignatureInvalid
 from capgraph.service import Registry
@@ -169,9 +170,12 @@ def import_(obj: _Context, files: tuple[Path, ...]) -> None:
 @click.argument("passport", type=click.Path(exists=True, path_type=Path))
 @click.option("--keys", "keys_file", type=click.Path(exists=True, path_type=Path), default=None,
               help="A JWK Set file; without it, the keys in the data directory.")
+@click.option("--require-log", is_flag=True, help="Fail when the file has no _log proof.")
 @click.pass_obj
-def verify(obj: _Context, passport: Path, keys_file: Path | None) -> None:
-    """Verify a passport file offline: signature, key status and validity window."""
+def verify(obj: _Context, passport: Path, keys_file: Path | None, require_log: bool) -> None:
+    """Verify a passport file offline: signature, key status and validity window, and, when
+    the envelope carries ``_log``, its inclusion in the transparency log under a checkpoint
+    signed by the published log key."""
     try:
         document = json.loads(passport.read_text())
     except json.JSONDecodeError as exc:
@@ -182,12 +186,8 @@ def verify(obj: _Context, passport: Path, keys_file: Path | None) -> None:
         click.echo(f"{passport}: not a passport envelope", err=True)
         sys.exit(1)
     try:
-        if keys_file is not None:
-            jwks = json.loads(keys_file.read_text())
-            keys = {k.kid: k for k in (PublicKey.from_jwk(j) for j in jwks.get("keys", []))}
-        else:
-            keys = FileKeyStore(obj.settings().keys_dir).public_keys()
-        key = verify_passport(inner, keys)
+        jwks = json.loads(keys_file.read_text()) if keys_file else obj.registry().jwks()
+        result = verify_envelope(document, jwks, require_log=require_log)
     except SignatureInvalid as exc:
         click.echo(f"{passport}: INVALID")
         for reason in exc.reasons:
@@ -196,7 +196,10 @@ def verify(obj: _Context, passport: Path, keys_file: Path | None) -> None:
     except (CapgraphError, json.JSONDecodeError) as exc:
         click.echo(f"{passport}: INVALID: {exc}")
         sys.exit(1)
-    click.echo(f"{passport}: valid (key {key.kid}, {key.status})")
+    click.echo(f"{passport}: signature valid (key {result.key.kid}, {result.key.status})")
+    if result.checkpoint is not None:
+        click.echo(f"{passport}: included in log {result.checkpoint.origin} at index "
+                   f"{result.log_index} of {result.checkpoint.size} (checkpoint signature valid)")
 
 
 @cli.command()
@@ -294,6 +297,9 @@ def keys_revoke_signing(obj: _Context, kid: str) -> None:
 def keys_jwks(obj: _Context) -> None:
     """Print the JWK Set (public keys only)."""
     click.echo(json.dumps(obj.registry().jwks(), indent=2))
+
+
+cli.add_command(log_group)
 
 
 def main() -> None:

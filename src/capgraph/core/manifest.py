@@ -38,6 +38,18 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+def _refuse_non_json(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    # !!binary, !!set, !!omap and !!pairs build bytes, sets and tuples: not JSON data, so they
+    # could neither be canonicalised nor signed (a publish would fail after validating clean).
+    raise yaml.constructor.ConstructorError(
+        None, None, f"the YAML tag {node.tag} is not allowed in manifests", node.start_mark
+    )
+
+
+for _tag in ("binary", "set", "omap", "pairs"):
+    _NoAliasLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_non_json)
+
+
 def _plain(value: Any) -> Any:
     """Dates become ISO strings so the tree is plain JSON data."""
     if isinstance(value, datetime | date):
@@ -47,6 +59,27 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def _utf8_only(data: Any) -> Any:
+    """Refuse strings UTF-8 cannot carry (lone surrogates from ``\\ud800`` escapes): they can
+    be neither written back in an answer nor canonicalised for signing."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ParseError(
+                    "a string holds a lone surrogate escape (such as \\ud800): not valid Unicode"
+                ) from exc
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return data
 
 
 def parse_manifest_text(text: str | bytes, *, hint: str | None = None) -> Any:
@@ -60,8 +93,8 @@ def parse_manifest_text(text: str | bytes, *, hint: str | None = None) -> Any:
     as_json = hint == "json" or (hint is None and text.lstrip().startswith("{"))
     try:
         if as_json:
-            return json.loads(text)
-        return _plain(yaml.load(text, Loader=_NoAliasLoader))
+            return _utf8_only(json.loads(text))
+        return _utf8_only(_plain(yaml.load(text, Loader=_NoAliasLoader)))
     except json.JSONDecodeError as exc:
         raise ParseError(f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from exc
     except yaml.MarkedYAMLError as exc:

@@ -47,7 +47,9 @@ ArtifactType = Literal[ARTIFACT_TYPES]  # type: ignore[valid-type]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # strict: a passport is checked, never coerced ("25" is not a score, "false" not a bool),
+    # so a body that round-trips is exactly the body that was given.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
     def to_json(self) -> dict[str, Any]:
         """The model as JSON-ready data, in the protocol's key order."""

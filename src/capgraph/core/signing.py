@@ -26,6 +26,7 @@ __all__ = [
     "KeyStatus",
     "PublicKey",
     "SigningKey",
+    "passport_keys",
     "signed_bytes",
     "thumbprint",
     "verify_passport",
@@ -149,6 +150,13 @@ class SigningKey:
     def sign(self, passport: Mapping[str, Any]) -> str:
         """Sign a passport object (its ``signature`` member, if any, is ignored): base64."""
         return base64.b64encode(self._private.sign(signed_bytes(passport))).decode("ascii")
+
+
+def passport_keys(jwks: Mapping[str, Any]) -> dict[str, PublicKey]:
+    """The passport-signing keys of a JWK Set, by kid (checkpoint keys are left out: they
+    sign log checkpoints, never passports)."""
+    keys = [PublicKey.from_jwk(j) for j in jwks.get("keys", []) if j.get("purpose") != "checkpoint"]
+    return {k.kid: k for k in keys}
 
 
 def _parse_time(text: str) -> datetime | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from capgraph.core import scoring
 from capgraph.core.manifest import parse_manifest_text
@@ -57,13 +58,9 @@ def _version_json(stored: StoredVersion, base: str) -> dict[str, Any]:
 
 
 async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except UnicodeDecodeError as exc:
-        raise BadRequest("the body is not UTF-8") from exc
-    except json.JSONDecodeError:
-        return parse_manifest_text(raw, hint="json")  # raises ParseError with the position
+    # The manifest parser turns every failure (not UTF-8, syntax, nesting too deep, integers
+    # too long) into a ParseError with the position; bare json.loads let the last two become 500s.
+    return parse_manifest_text(await request.body(), hint="json")
 
 
 @router.get("/health", tags=["meta"])
@@ -175,3 +172,38 @@ def scoring_method() -> dict[str, Any]:
         "defaultWeights": scoring.DEFAULT_WEIGHTS,
         "adoptionScales": scoring.ADOPTION_SCALES,
     }
+
+
+@router.get("/log/checkpoint", tags=["log"], summary="The latest signed checkpoint",
+            response_class=PlainTextResponse)
+def log_checkpoint(registry: RegistryDep) -> PlainTextResponse:
+    return PlainTextResponse(registry.checkpoint()[1])
+
+
+@router.get("/log/proof/inclusion", tags=["log"], summary="An inclusion proof")
+def log_inclusion(
+    registry: RegistryDep,
+    index: int = Query(ge=0, description="the entry's index"),
+    size: int = Query(ge=1, description="the tree size the proof is for"),
+) -> Response:
+    return _json(registry.inclusion(index, size))
+
+
+@router.get("/log/proof/consistency", tags=["log"], summary="A consistency proof")
+def log_consistency(
+    registry: RegistryDep,
+    from_: int = Query(alias="from", ge=1, description="the older tree size"),
+    size: int = Query(ge=1, description="the newer tree size"),
+) -> Response:
+    return _json(registry.consistency(from_, size))
+
+
+@router.get("/log/entries", tags=["log"], summary="Leaf data of log entries [start, end)")
+def log_entries(
+    registry: RegistryDep,
+    start: int = Query(ge=0),
+    end: int = Query(ge=1),
+) -> Response:
+    entries = registry.log_entries(start, end)
+    return _json({"start": start, "end": end,
+                  "entries": [base64.b64encode(e).decode() for e in entries]})

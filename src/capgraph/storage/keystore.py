@@ -98,6 +98,23 @@ class FileKeyStore:
             )
         return out
 
+    def log_key(self, now: datetime, origin: str) -> tuple[SigningKey, str]:
+        """The transparency log's checkpoint key (separate from passport keys) and the log's
+        origin line, both fixed when the log is first used: a log keeps one name for life."""
+        path = self.directory / "log.pem"
+        meta = self.directory / "log.json"
+        with self._locked():
+            if path.exists():
+                info = json.loads(meta.read_text())
+                key = SigningKey.from_pem(path.read_bytes(), created_at=info["created_at"])
+                return key, str(info["origin"])
+            key = SigningKey.generate(created_at=iso_ms(now))
+            self._write_private(path, key.to_pem())
+            info = {"created_at": key.created_at, "origin": origin}
+            self._write_private(meta, json.dumps(info).encode())
+            log.info("generated log key %s for origin %s", key.kid, origin)
+            return key, origin
+
     def rotate(self, now: datetime) -> SigningKey:
         """Retire the active key (its window closes now) and start a new one."""
         with self._locked():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
+from capgraph.core import translog
 from capgraph.ports import ApiKeyRecord, ArtifactSummary, StoredVersion, VersionBuilder
 
 __all__ = ["MemoryStore"]
@@ -19,6 +20,8 @@ class MemoryStore:
         self._integrations: dict[str, set[str]] = {}
         self._keys: dict[str, tuple[ApiKeyRecord, str]] = {}
         self._generation = 0
+        self._leaves: list[bytes] = []
+        self._nodes: dict[tuple[int, int], bytes] = {}
 
     def append(self, slug: str, build: VersionBuilder) -> tuple[StoredVersion, bool]:
         with self._lock:
@@ -28,12 +31,18 @@ class MemoryStore:
             if new is None:
                 assert latest is not None, "a builder may only decline when a version exists"
                 return latest, False
+            log_index = len(self._leaves)
+            for level, index, digest in translog.new_nodes(
+                log_index, translog.leaf_hash(new.log_leaf), self.log_node
+            ):
+                self._nodes[(level, index)] = digest
+            self._leaves.append(new.log_leaf)
             stored = StoredVersion(
                 slug=slug, version=len(history) + 1, name=new.name,
                 artifact_type=new.artifact_type, score=new.score,
                 content_hash=new.content_hash, source_kind=new.source_kind, source=new.source,
                 passport=new.passport, key_id=new.key_id, created_at=new.created_at,
-                capability_numbers=dict(new.capability_numbers),
+                capability_numbers=dict(new.capability_numbers), log_index=log_index,
             )
             self._versions[slug] = [*history, stored]
             self._integrations[slug] = {s for s in new.integrations if s != slug}
@@ -82,6 +91,16 @@ class MemoryStore:
 
     def generation(self) -> int:
         return self._generation
+
+    def log_size(self) -> int:
+        return len(self._leaves)
+
+    def log_node(self, level: int, index: int) -> bytes:
+        return self._nodes[(level, index)]
+
+    def log_entries(self, start: int, end: int) -> list[bytes]:
+        with self._lock:
+            return self._leaves[start:end]
 
     def add_api_key(self, key_id: str, name: str, secret_hash: str, created_at: str) -> None:
         with self._lock:

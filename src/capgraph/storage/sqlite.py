@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from capgraph.core import translog
 from capgraph.errors import CapgraphError
 from capgraph.ports import ApiKeyRecord, ArtifactSummary, StoredVersion, VersionBuilder
 
@@ -47,7 +48,18 @@ _MIGRATIONS: list[str] = [
         key_id TEXT NOT NULL,
         created_at TEXT NOT NULL,
         capability_numbers TEXT NOT NULL,
+        log_index INTEGER NOT NULL UNIQUE,
         PRIMARY KEY (slug, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE log_leaves (
+        idx INTEGER PRIMARY KEY,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE log_nodes (
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
     ) WITHOUT ROWID;
     CREATE TABLE integrations (
         src TEXT NOT NULL,
@@ -136,18 +148,19 @@ class SQLiteStore:
 
     # -- versions ----------------------------------------------------------------------------
     _COLUMNS = ("slug, version, name, type, score, content_hash, source_kind, source, passport, "
-                "key_id, created_at, capability_numbers")
+                "key_id, created_at, capability_numbers, log_index")
 
     @staticmethod
     def _row(row: tuple[object, ...]) -> StoredVersion:
         (slug, version, name, kind, score, content_hash, source_kind, source, passport, key_id,
-         created_at, numbers) = row
+         created_at, numbers, log_index) = row
         return StoredVersion(
             slug=str(slug), version=int(version), name=str(name),  # type: ignore[call-overload]
             artifact_type=str(kind), score=int(score),  # type: ignore[call-overload]
             content_hash=str(content_hash), source_kind=str(source_kind), source=str(source),
             passport=bytes(passport), key_id=str(key_id),  # type: ignore[call-overload]
             created_at=str(created_at), capability_numbers=json.loads(str(numbers)),
+            log_index=int(log_index),  # type: ignore[call-overload]
         )
 
     def append(self, slug: str, build: VersionBuilder) -> tuple[StoredVersion, bool]:
@@ -163,11 +176,12 @@ class SQLiteStore:
             if new is None:
                 assert latest is not None, "a builder may only decline when a version exists"
                 return latest, False
+            log_index = self._log_append(conn, new.log_leaf)
             conn.execute(
-                f"INSERT INTO versions ({self._COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO versions ({self._COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (slug, number, new.name, new.artifact_type, new.score, new.content_hash,
                  new.source_kind, new.source, new.passport, new.key_id, new.created_at,
-                 json.dumps(new.capability_numbers)),
+                 json.dumps(new.capability_numbers), log_index),
             )
             conn.execute(
                 "INSERT INTO artifacts (slug, name, type, score, latest_version, updated_at) "
@@ -186,8 +200,46 @@ class SQLiteStore:
                 score=new.score, content_hash=new.content_hash, source_kind=new.source_kind,
                 source=new.source, passport=new.passport, key_id=new.key_id,
                 created_at=new.created_at, capability_numbers=dict(new.capability_numbers),
+                log_index=log_index,
             )
         return stored, True
+
+    # -- transparency log --------------------------------------------------------------------
+    @staticmethod
+    def _size(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT max(idx) FROM log_leaves").fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    @staticmethod
+    def _node(conn: sqlite3.Connection, level: int, index: int) -> bytes:
+        row = conn.execute(
+            "SELECT hash FROM log_nodes WHERE level = ? AND idx = ?", (level, index)
+        ).fetchone()
+        if row is None:
+            raise StorageError(f"log node ({level}, {index}) is missing")
+        return bytes(row[0])
+
+    def _log_append(self, conn: sqlite3.Connection, data: bytes) -> int:
+        """Append a leaf inside the caller's write transaction; return its index."""
+        size = self._size(conn)
+        nodes = translog.new_nodes(
+            size, translog.leaf_hash(data), lambda lv, ix: self._node(conn, lv, ix)
+        )
+        conn.execute("INSERT INTO log_leaves (idx, data) VALUES (?, ?)", (size, data))
+        conn.executemany("INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
+        return size
+
+    def log_size(self) -> int:
+        return self._size(self._conn())
+
+    def log_node(self, level: int, index: int) -> bytes:
+        return self._node(self._conn(), level, index)
+
+    def log_entries(self, start: int, end: int) -> list[bytes]:
+        rows = self._conn().execute(
+            "SELECT data FROM log_leaves WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end)
+        ).fetchall()
+        return [bytes(r[0]) for r in rows]
 
     def latest(self, slug: str) -> StoredVersion | None:
         row = self._conn().execute(
