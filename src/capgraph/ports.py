@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from capgraph.core.signing import PublicKey, SigningKey
+from capgraph.search.documents import SearchDoc
 
 __all__ = [
     "ApiKeyRecord",
@@ -43,6 +44,8 @@ class NewVersion:
     integrations: list[str] = field(default_factory=list)
     log_leaf: bytes = b""
     """The transparency log entry: RFC 8785 bytes of the whole signed passport object."""
+    search_docs: list[SearchDoc] = field(default_factory=list)
+    """What the keyword index holds for this artifact from now on (replaces the old)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,13 @@ class Store(Protocol):
 
     def generation(self) -> int:
         """A number that changes whenever any process commits a write (for caches)."""
+        ...
+
+    def keyword_search(
+        self, terms: list[str], *, limit: int, artifact_type: str | None = None
+    ) -> list[tuple[str, str, float]]:
+        """BM25 over the latest versions' capability documents: (slug, capability id, score),
+        best first, higher is better. Any one term may match."""
         ...
 
     def log_size(self) -> int:

@@ -33,6 +33,9 @@ from capgraph.errors import (
     Unauthorized,
 )
 from capgraph.ports import ApiKeyRecord, ArtifactSummary, KeyRing, NewVersion, Store, StoredVersion
+from capgraph.search.documents import documents_for
+from capgraph.search.engine import SearchEngine
+from capgraph.search.results import SearchResult
 
 __all__ = ["PublishResult", "Registry", "SystemClock", "ValidationReport", "VerifyReport"]
 
@@ -130,6 +133,7 @@ class Registry:
         self._log_key: tuple[SigningKey, str] | None = None
         self._now = clock or SystemClock().now
         self._checkpoints: dict[int, tuple[Checkpoint, str]] = {}
+        self.engine = SearchEngine(store)
         self._envelopes: dict[tuple[str, str], tuple[int, bytes]] = {}
         self._envelope_lock = threading.Lock()
 
@@ -232,6 +236,7 @@ class Registry:
         signed = Passport(**{**unsigned.__dict__, "signature": signature})
         return NewVersion(
             log_leaf=canonical_bytes(signed.to_json()),
+            search_docs=documents_for(body),
             slug=slug, name=body["artifact"]["name"], artifact_type=body["artifact"]["type"],
             score=body["trust"]["score"], content_hash=content_hash, source_kind=source_kind,
             source=source, passport=signed.to_bytes(), key_id=key.kid, created_at=iso_ms(now),
@@ -282,6 +287,12 @@ class Registry:
         proof = json.dumps(self.log_proof_for(stored), separators=(",", ":")).encode()
         return (b'{"passport":' + stored.passport + b',"_links":' + links + b',"_log":' + proof
                 + b"}")
+
+    # -- search ------------------------------------------------------------------------------
+    def search(self, q: str, *, limit: int = 5, artifact_type: str | None = None
+               ) -> SearchResult:
+        """Artifacts whose capabilities match a query, best first (``search/engine.py``)."""
+        return self.engine.search(q, limit=limit, artifact_type=artifact_type)
 
     # -- transparency log --------------------------------------------------------------------
     def checkpoint(self) -> tuple[Checkpoint, str]:

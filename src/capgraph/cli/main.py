@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from capgraph.bootstrap import build_registry
+from capgraph.cli.evaluate import eval_command
 from capgraph.cli.monitor import log_group
 from capgraph.config import Settings
 from capgraph.core.manifest import parse_manifest_text
@@ -299,6 +300,33 @@ def keys_jwks(obj: _Context) -> None:
     click.echo(json.dumps(obj.registry().jwks(), indent=2))
 
 
+@cli.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", type=int, default=5, show_default=True)
+@click.option("--type", "artifact_type", default=None, help="Only this artifact type.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+@click.pass_obj
+def search(obj: _Context, query: tuple[str, ...], limit: int, artifact_type: str | None,
+           as_json: bool) -> None:
+    """Search the local registry for capabilities."""
+    try:
+        result = obj.registry().search(" ".join(query), limit=limit,
+                                       artifact_type=artifact_type)
+    except CapgraphError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        return
+    if not result.matches:
+        click.echo("no match")
+    for i, m in enumerate(result.matches, start=1):
+        click.echo(f"{i}. {m.name} ({m.slug}, {m.type}) match {m.match_score:.2f} "
+                   f"UnfragileRank {m.unfragile_rank}")
+        for c in m.capabilities:
+            click.echo(f"     {c.match_score:.2f}  {c.name}  {c.uri}")
+
+
+cli.add_command(eval_command)
 cli.add_command(log_group)
 
 

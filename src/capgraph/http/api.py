@@ -207,3 +207,16 @@ def log_entries(
     entries = registry.log_entries(start, end)
     return _json({"start": start, "end": end,
                   "entries": [base64.b64encode(e).decode() for e in entries]})
+
+
+@router.get("/search", tags=["search"], summary="Artifacts whose capabilities match a query")
+def search(
+    registry: RegistryDep,
+    q: str = Query(description="what you need, 2 to 500 characters"),
+    limit: int = Query(default=5, ge=1, le=20),
+    type: str | None = Query(default=None, description="one of the 19 artifact types"),
+    source: str | None = Query(default=None, description="who is asking (agent, web, cli)"),
+) -> Response:
+    if type is not None and type not in ARTIFACT_TYPES:
+        raise BadRequest(f"type {type!r} is not one of {', '.join(ARTIFACT_TYPES)}")
+    return _json(registry.search(q, limit=limit, artifact_type=type).to_json())

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from dataclasses import replace
 
 from capgraph.core import translog
 from capgraph.ports import ApiKeyRecord, ArtifactSummary, StoredVersion, VersionBuilder
+from capgraph.storage.sqlite import fts_search
 
 __all__ = ["MemoryStore"]
 
@@ -20,6 +22,11 @@ class MemoryStore:
         self._integrations: dict[str, set[str]] = {}
         self._keys: dict[str, tuple[ApiKeyRecord, str]] = {}
         self._generation = 0
+        self._fts = sqlite3.connect(":memory:", check_same_thread=False)
+        self._fts.execute(
+            "CREATE VIRTUAL TABLE capability_fts USING fts5(slug UNINDEXED, cap_id UNINDEXED, "
+            "type UNINDEXED, name, intents, body, artifact, tokenize = 'porter unicode61')"
+        )
         self._leaves: list[bytes] = []
         self._nodes: dict[tuple[int, int], bytes] = {}
 
@@ -37,6 +44,12 @@ class MemoryStore:
             ):
                 self._nodes[(level, index)] = digest
             self._leaves.append(new.log_leaf)
+            self._fts.execute("DELETE FROM capability_fts WHERE slug = ?", (slug,))
+            self._fts.executemany(
+                "INSERT INTO capability_fts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(slug, d.cap_id, new.artifact_type, d.name, d.intents, d.body, d.artifact)
+                 for d in new.search_docs],
+            )
             stored = StoredVersion(
                 slug=slug, version=len(history) + 1, name=new.name,
                 artifact_type=new.artifact_type, score=new.score,
@@ -91,6 +104,12 @@ class MemoryStore:
 
     def generation(self) -> int:
         return self._generation
+
+    def keyword_search(
+        self, terms: list[str], *, limit: int, artifact_type: str | None = None
+    ) -> list[tuple[str, str, float]]:
+        with self._lock:
+            return fts_search(self._fts, terms, limit=limit, artifact_type=artifact_type)
 
     def log_size(self) -> int:
         return len(self._leaves)

@@ -79,8 +79,37 @@ _MIGRATIONS: list[str] = [
         generation INTEGER NOT NULL
     );
     INSERT INTO meta (id, generation) VALUES (1, 0);
+    CREATE VIRTUAL TABLE capability_fts USING fts5(
+        slug UNINDEXED, cap_id UNINDEXED, type UNINDEXED, name, intents, body, artifact,
+        tokenize = 'porter unicode61'
+    );
     """,
 ]
+
+
+# Field weights for BM25: capability name, intents and best-for, description and I/O types,
+# artifact name and tags. Chosen on the retrieval dev set (BENCHMARKS.md).
+FTS_WEIGHTS = (3.0, 2.0, 1.0, 1.0)
+
+
+def fts_search(
+    conn: sqlite3.Connection, terms: list[str], *, limit: int, artifact_type: str | None
+) -> list[tuple[str, str, float]]:
+    """Run an any-term BM25 query on a ``capability_fts`` table (shared with the memory
+    store, which keeps the same table in an in-memory SQLite database)."""
+    if not terms:
+        return []
+    match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+    sql = (f"SELECT slug, cap_id, -bm25(capability_fts, 0, 0, 0, {weights}) AS s "
+           "FROM capability_fts WHERE capability_fts MATCH ?")
+    args: list[object] = [match]
+    if artifact_type is not None:
+        sql += " AND type = ?"
+        args.append(artifact_type)
+    sql += " ORDER BY s DESC LIMIT ?"
+    args.append(limit)
+    return [(str(r[0]), str(r[1]), float(r[2])) for r in conn.execute(sql, args).fetchall()]
 
 
 class StorageError(CapgraphError):
@@ -190,6 +219,13 @@ class SQLiteStore:
                 "latest_version=excluded.latest_version, updated_at=excluded.updated_at",
                 (slug, new.name, new.artifact_type, new.score, number, new.created_at),
             )
+            conn.execute("DELETE FROM capability_fts WHERE slug = ?", (slug,))
+            conn.executemany(
+                "INSERT INTO capability_fts (slug, cap_id, type, name, intents, body, artifact) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(slug, d.cap_id, new.artifact_type, d.name, d.intents, d.body, d.artifact)
+                 for d in new.search_docs],
+            )
             conn.execute("DELETE FROM integrations WHERE src = ?", (slug,))
             conn.executemany(
                 "INSERT OR IGNORE INTO integrations (src, dst) VALUES (?, ?)",
@@ -203,6 +239,12 @@ class SQLiteStore:
                 log_index=log_index,
             )
         return stored, True
+
+    # -- keyword index -----------------------------------------------------------------------
+    def keyword_search(
+        self, terms: list[str], *, limit: int, artifact_type: str | None = None
+    ) -> list[tuple[str, str, float]]:
+        return fts_search(self._conn(), terms, limit=limit, artifact_type=artifact_type)
 
     # -- transparency log --------------------------------------------------------------------
     @staticmethod

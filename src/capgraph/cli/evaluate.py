@@ -1,0 +1,102 @@
+"""``capgraph eval``: retrieval quality and latency of a corpus in a fresh registry."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from capgraph.search.corpus import body_from_entry, ece, metrics_at
+from capgraph.service import Registry
+from capgraph.storage.keystore import FileKeyStore
+from capgraph.storage.memory import MemoryStore
+
+__all__ = ["eval_command", "evaluate"]
+
+
+def _load_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
+             sample: int | None = None, progress: bool = False) -> dict[str, Any]:
+    """Load ``corpus`` into an in-memory registry and score every query against it."""
+    entries = _load_jsonl(corpus)
+    rows = [q for q in _load_jsonl(queries) if subset is None or q.get("subset") == subset]
+    if sample is not None and sample < len(rows):
+        step = len(rows) / sample
+        rows = [rows[int(i * step)] for i in range(sample)]
+    with tempfile.TemporaryDirectory() as keys:
+        registry = Registry(store=MemoryStore(), keys=FileKeyStore(Path(keys)),
+                            registry_name="capgraph-eval", public_url="http://eval.invalid")
+        version = datetime.now(UTC).strftime("%Y-%m")
+        for entry in entries:
+            registry.import_passport({"passport": {"unfragile": body_from_entry(
+                entry, version=version)}})
+        sums: dict[str, float] = {}
+        cap_sums: dict[str, float] = {}
+        cap_n = 0
+        confidences: list[float] = []
+        correct: list[bool] = []
+        latencies: list[float] = []
+        with click.progressbar(rows, label="queries", file=None if progress else open(
+                "/dev/null", "w")) as bar:
+            for q in bar:
+                start = time.perf_counter()
+                result = registry.search(q["query"][:500].ljust(2), limit=10)
+                latencies.append((time.perf_counter() - start) * 1000)
+                ranked = [m.slug for m in result.matches]
+                relevant = set(q["relevant"])
+                for k, v in metrics_at(ranked, relevant).items():
+                    sums[k] = sums.get(k, 0.0) + v
+                top = result.matches[0] if result.matches else None
+                confidences.append(top.match_score if top else 0.0)
+                correct.append(bool(top and top.slug in relevant))
+                if q.get("relevant_capabilities"):
+                    cap_n += 1
+                    cap_ranked = [f"{m.slug}#{c.name}" for m in result.matches
+                                  for c in m.capabilities]
+                    for k, v in metrics_at(cap_ranked,
+                                           set(q["relevant_capabilities"])).items():
+                        cap_sums[k] = cap_sums.get(k, 0.0) + v
+    n = max(1, len(rows))
+    latencies.sort()
+    out: dict[str, Any] = {k: round(v / n, 4) for k, v in sums.items()}
+    out["ece"] = round(ece(confidences, correct), 4)
+    out["latency_ms"] = {
+        "p50": round(statistics.median(latencies), 3) if latencies else 0.0,
+        "p99": round(latencies[int(0.99 * (len(latencies) - 1))], 3) if latencies else 0.0,
+    }
+    if cap_n:
+        out["capability"] = {k: round(v / cap_n, 4) for k, v in cap_sums.items()}
+    out["queries"] = len(rows)
+    return out
+
+
+@click.command("eval")
+@click.option("--corpus", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--queries", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--subset", default=None, help="Only queries of this subset (e.g. single).")
+@click.option("--sample", type=int, default=None, help="Evenly spaced sample of N queries.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def eval_command(corpus: Path, queries: Path, subset: str | None, sample: int | None,
+                 as_json: bool) -> None:
+    """Recall@1/@5, MRR@10, nDCG@10, calibration error and latency on a labeled corpus."""
+    result = evaluate(corpus, queries, subset=subset, sample=sample, progress=True)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for key in ("recall@1", "recall@5", "mrr@10", "ndcg@10", "ece"):
+        click.echo(f"{key:10} {result[key]:.4f}")
+    click.echo(f"latency    p50 {result['latency_ms']['p50']} ms, "
+               f"p99 {result['latency_ms']['p99']} ms")
+    for key, value in result.get("capability", {}).items():
+        click.echo(f"capability {key:10} {value:.4f}")
+    click.echo(f"queries    {result['queries']}")

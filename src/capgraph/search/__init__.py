@@ -1,0 +1,1 @@
+"""Search and resolution: keyword and dense indexes over capabilities, fused with trust."""

@@ -1,0 +1,57 @@
+"""Search documents: what of a passport is indexed, one document per capability."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["STOPWORDS", "SearchDoc", "documents_for", "query_terms"]
+
+STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "for", "from", "how", "i",
+    "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "please", "some", "that",
+    "the", "this", "to", "use", "want", "what", "which", "with", "you", "your", "need", "help",
+    "find", "tool", "get", "give", "show", "tell", "about", "any", "using", "we", "our",
+})  # fmt: skip
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class SearchDoc:
+    """The indexed text of one capability, in fields weighted separately by the index."""
+
+    cap_id: str
+    name: str
+    intents: str
+    body: str
+    artifact: str
+
+
+def documents_for(body: Mapping[str, Any]) -> list[SearchDoc]:
+    """One document per capability of a passport body: capability name; intents and best-for;
+    description with input and output types; the artifact's name, tags and categories."""
+    artifact = body["artifact"]
+    artifact_text = " ".join(
+        [artifact["name"], artifact["slug"], *artifact["tags"], *artifact["categories"]]
+    )
+    return [
+        SearchDoc(
+            cap_id=cap["id"],
+            name=cap["name"],
+            intents=" ".join([*cap["intents"], *cap["best_for"]]),
+            body=" ".join([cap["description"], *cap["input_types"], *cap["output_types"]]),
+            artifact=artifact_text,
+        )
+        for cap in body["capabilities"]
+    ]
+
+
+def query_terms(text: str) -> list[str]:
+    """Lower-cased content words of a query, in order, without duplicates."""
+    seen: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word not in STOPWORDS and word not in seen:
+            seen.append(word)
+    return seen
