@@ -1,5 +1,4 @@
-"""Search: keyword retrieval over capability documents, grouped by artifact, with the trust
-score as a small prior.
+"""Retrieval: candidates for a query, scored by text match with the trust score as a prior.
 
 Ranking of one artifact for a query: ``relevance + PRIOR_WEIGHT x UnfragileRank / 100``, where
 relevance is the best capability's BM25 score divided by the best score of the whole query
@@ -13,13 +12,14 @@ import json
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from capgraph.errors import BadRequest
 from capgraph.ports import Store
 from capgraph.search.documents import query_terms
 from capgraph.search.results import ArtifactMatch, CapabilityMatch, SearchResult
 
-__all__ = ["PRIOR_WEIGHT", "SearchEngine"]
+__all__ = ["PRIOR_WEIGHT", "Candidate", "Card", "SearchEngine", "check_query"]
 
 PRIOR_WEIGHT = 0.05
 CANDIDATES = 200
@@ -27,78 +27,115 @@ CAPS_PER_ARTIFACT = 3
 
 
 @dataclass(frozen=True)
-class _Card:
-    name: str
-    type: str
-    score: int
-    verified: bool
-    description: str
-    caps: dict[str, tuple[str, str]]  # id -> (uri, name)
+class Card:
+    """What ranking and answers need of an artifact's latest version, parsed once."""
+
+    slug: str
+    version: int
+    body: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.body["artifact"]["name"])
+
+    @property
+    def type(self) -> str:
+        return str(self.body["artifact"]["type"])
+
+    @property
+    def score(self) -> int:
+        return int(self.body["trust"]["score"])
+
+    @property
+    def verified(self) -> bool:
+        return bool(self.body["trust"]["verified"])
+
+    @property
+    def description(self) -> str:
+        caps = self.body["capabilities"]
+        return str(caps[0]["description"]) if caps else ""
+
+    def capability(self, cap_id: str) -> dict[str, Any] | None:
+        for cap in self.body["capabilities"]:
+            if cap["id"] == cap_id:
+                return dict(cap)
+        return None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An artifact and its matching capabilities (best first) for one query."""
+
+    card: Card
+    caps: list[tuple[str, float]]  # (capability id, relevance 0..1)
+    relevance: float
+    rank_score: float
+
+
+def check_query(text: str, *, field: str = "q") -> str:
+    text = text.strip()
+    if not 2 <= len(text) <= 500:
+        raise BadRequest(f"{field} must be 2 to 500 characters")
+    return text
 
 
 class SearchEngine:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._cards: dict[tuple[str, int], _Card] = {}
+        self._cards: dict[tuple[str, int], Card] = {}
 
-    def _card(self, slug: str) -> _Card | None:
+    def card(self, slug: str) -> Card | None:
         stored = self.store.latest(slug)
         if stored is None:
             return None
         key = (slug, stored.version)
         card = self._cards.get(key)
         if card is None:
-            body = json.loads(stored.passport)["unfragile"]
-            caps = body["capabilities"]
-            card = _Card(
-                name=body["artifact"]["name"], type=body["artifact"]["type"],
-                score=body["trust"]["score"], verified=body["trust"]["verified"],
-                description=caps[0]["description"] if caps else "",
-                caps={c["id"]: (c["uri"], c["name"]) for c in caps},
-            )
+            card = Card(slug, stored.version, json.loads(stored.passport)["unfragile"])
             if len(self._cards) > 100_000:
                 self._cards.clear()
             self._cards[key] = card
         return card
 
-    def search(self, query: str, *, limit: int = 5, artifact_type: str | None = None
-               ) -> SearchResult:
-        """The ``limit`` best artifacts for a query, each with its matching capabilities."""
-        text = query.strip()
-        if not 2 <= len(text) <= 500:
-            raise BadRequest("q must be 2 to 500 characters")
-        if not 1 <= limit <= 20:
-            raise BadRequest("limit must be between 1 and 20")
+    def candidates(self, text: str, *, artifact_type: str | None = None) -> list[Candidate]:
+        """Every artifact with a matching capability, best first."""
         terms = query_terms(text)
         hits = self.store.keyword_search(terms, limit=CANDIDATES, artifact_type=artifact_type)
-        intent = " ".join(terms)
         if not hits:
-            return SearchResult(query=text, intent=intent, matches=[])
+            return []
         top = hits[0][2] or 1.0
         per_artifact: dict[str, list[tuple[str, float]]] = defaultdict(list)
         for slug, cap_id, score in hits:
             per_artifact[slug].append((cap_id, score / top))
-        ranked: list[tuple[float, str]] = []
-        cards: dict[str, _Card] = {}
+        out = []
         for slug, caps in per_artifact.items():
-            card = self._card(slug)
+            card = self.card(slug)
             if card is None:
                 continue
-            cards[slug] = card
-            ranked.append((caps[0][1] + PRIOR_WEIGHT * card.score / 100, slug))
-        ranked.sort(key=lambda r: (-r[0], r[1]))
+            relevance = caps[0][1]
+            out.append(Candidate(card, caps, relevance,
+                                 relevance + PRIOR_WEIGHT * card.score / 100))
+        out.sort(key=lambda c: (-c.rank_score, c.card.slug))
+        return out
+
+    def search(self, query: str, *, limit: int = 5, artifact_type: str | None = None
+               ) -> SearchResult:
+        """The ``limit`` best artifacts for a query, each with its matching capabilities."""
+        text = check_query(query)
+        if not 1 <= limit <= 20:
+            raise BadRequest("limit must be between 1 and 20")
         matches = []
-        for value, slug in ranked[:limit]:
-            card = cards[slug]
-            capabilities = [
-                CapabilityMatch(id=cid, uri=card.caps[cid][0], name=card.caps[cid][1],
-                                match_score=rel)
-                for cid, rel in per_artifact[slug][:CAPS_PER_ARTIFACT] if cid in card.caps
-            ]
+        for cand in self.candidates(text, artifact_type=artifact_type)[:limit]:
+            card = cand.card
+            capabilities = []
+            for cap_id, rel in cand.caps[:CAPS_PER_ARTIFACT]:
+                cap = card.capability(cap_id)
+                if cap is not None:
+                    capabilities.append(CapabilityMatch(cap_id, cap["uri"], cap["name"], rel))
             matches.append(ArtifactMatch(
-                slug=slug, name=card.name, type=card.type, unfragile_rank=card.score,
+                slug=card.slug, name=card.name, type=card.type, unfragile_rank=card.score,
                 verified=card.verified, description=card.description,
-                match_score=min(1.0, value), capabilities=capabilities,
+                match_score=min(1.0, cand.rank_score), capabilities=capabilities,
                 match_record_id="m_" + secrets.token_urlsafe(12),
             ))
-        return SearchResult(query=text, intent=intent, matches=matches)
+        return SearchResult(query=text, intent=" ".join(query_terms(text)), matches=matches)
