@@ -169,6 +169,10 @@ class KeyRing(Protocol):
         """Every key ever used, by kid, with its status and validity window."""
         ...
 
+    def secret(self, name: str) -> bytes:
+        """A named random secret kept with the keys (owner-only), made on first use."""
+        ...
+
     def log_key(self, now: datetime, origin: str) -> tuple[SigningKey, str]:
         """The key that signs transparency log checkpoints and the log's origin, created (with
         ``origin``) on first use and fixed after."""

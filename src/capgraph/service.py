@@ -35,6 +35,7 @@ from capgraph.errors import (
 from capgraph.ports import ApiKeyRecord, ArtifactSummary, KeyRing, NewVersion, Store, StoredVersion
 from capgraph.search.documents import documents_for
 from capgraph.search.engine import SearchEngine
+from capgraph.search.resolver import Resolver
 from capgraph.search.results import SearchResult
 
 __all__ = ["PublishResult", "Registry", "SystemClock", "ValidationReport", "VerifyReport"]
@@ -134,6 +135,9 @@ class Registry:
         self._now = clock or SystemClock().now
         self._checkpoints: dict[int, tuple[Checkpoint, str]] = {}
         self.engine = SearchEngine(store)
+        self._callback_secret: bytes | None = None
+        self.resolver = Resolver(store=store, engine=self.engine, secret=self.callback_secret,
+                                 now=self._now)
         self._envelopes: dict[tuple[str, str], tuple[int, bytes]] = {}
         self._envelope_lock = threading.Lock()
 
@@ -228,6 +232,10 @@ class Registry:
         integrations: list[str],
     ) -> NewVersion:
         key = self.keys.signing_key(now)
+        # A rotation (``capgraph keys rotate``, another process) can land between the caller's
+        # clock read and the key-ring read; signing at that earlier ``now`` would date the
+        # passport before its key's window and it would never verify. Read the clock again.
+        now = max(now, self._now())
         unsigned = Passport(
             unfragile=body, signature="", signed_at=iso_ms(now), signed_by=self.registry_name,
             version=number, key_id=key.kid, provenance=provenance,
@@ -293,6 +301,20 @@ class Registry:
                ) -> SearchResult:
         """Artifacts whose capabilities match a query, best first (``search/engine.py``)."""
         return self.engine.search(q, limit=limit, artifact_type=artifact_type)
+
+    def callback_secret(self) -> bytes:
+        """The HMAC key of callback tokens (kept with the signing keys)."""
+        if self._callback_secret is None:
+            self._callback_secret = self.keys.secret("callback")
+        return self._callback_secret
+
+    def resolve(self, intent: str, *, limit: int = 3, artifact_type: str | None = None,
+                risk: str = "default", capability: str | None = None,
+                base_url: str | None = None) -> dict[str, Any]:
+        """The best capability for an intent (``search/resolver.py``)."""
+        return self.resolver.resolve(intent, limit=limit, artifact_type=artifact_type,
+                                     risk=risk, capability=capability,
+                                     base_url=base_url or self.public_url)
 
     # -- transparency log --------------------------------------------------------------------
     def checkpoint(self) -> tuple[Checkpoint, str]:

@@ -326,6 +326,44 @@ def search(obj: _Context, query: tuple[str, ...], limit: int, artifact_type: str
             click.echo(f"     {c.match_score:.2f}  {c.name}  {c.uri}")
 
 
+@cli.command()
+@click.argument("intent", nargs=-1, required=True)
+@click.option("--limit", type=int, default=3, show_default=True)
+@click.option("--type", "artifact_type", default=None, help="Only this artifact type.")
+@click.option("--risk", default="default", show_default=True,
+              type=click.Choice(["default", "production", "enterprise", "strict"]))
+@click.option("--capability", default=None, help="A capability:// URI (prefix) or phrase.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+@click.pass_obj
+def resolve(obj: _Context, intent: tuple[str, ...], limit: int, artifact_type: str | None,
+            risk: str, capability: str | None, as_json: bool) -> None:
+    """Resolve an intent to the best capability in the local registry."""
+    try:
+        result = obj.registry().resolve(" ".join(intent), limit=limit,
+                                        artifact_type=artifact_type, risk=risk,
+                                        capability=capability)
+    except CapgraphError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    if not result["resolved"]:
+        click.echo(f"no confident match (confidence {result['matchConfidence']:.2f})")
+        for alt in result["alternatives"]:
+            click.echo(f"  maybe {alt['name']} ({alt['slug']}): {alt['why_alternative']}")
+        return
+    for i, r in enumerate(result["resolved"], start=1):
+        cap = r["capability"]
+        click.echo(f"{i}. {r['artifact']['name']} ({r['artifact']['slug']}): {cap['name']}")
+        click.echo(f"   {cap['uri']}  confidence {r['matchConfidence']:.2f}")
+        for reason in cap["whyThisMatches"]:
+            click.echo(f"   - {reason}")
+        click.echo(f"   {cap['vsAlternatives']}")
+        click.echo("   invocation:")
+        for line in r["invocation"]["snippet"].splitlines():
+            click.echo(f"     {line}")
+
+
 cli.add_command(eval_command)
 cli.add_command(log_group)
 

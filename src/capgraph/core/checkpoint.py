@@ -100,8 +100,12 @@ def parse_checkpoint(note: str, verifier: NoteVerifier) -> Checkpoint:
         raise SignatureInvalid(f"malformed checkpoint body: {exc}") from exc
     if size < 0 or len(root) != 32 or lines[1] != str(size):
         raise SignatureInvalid("malformed checkpoint size or root hash")
+    # Split on "\n" only and demand the final newline, as golang.org/x/mod/sumdb/note does:
+    # splitlines() would also split on \v, \f, \x1c..., so a flipped bit could go unnoticed.
+    if not signatures.endswith("\n"):
+        raise SignatureInvalid("checkpoint signature block does not end with a newline")
     found = False
-    for line in signatures.splitlines():
+    for line in signatures[:-1].split("\n"):
         if not line.startswith(_DASH):
             continue
         name, _, sig_b64 = line[len(_DASH):].rpartition(" ")
@@ -111,7 +115,10 @@ def parse_checkpoint(note: str, verifier: NoteVerifier) -> Checkpoint:
             raw = base64.b64decode(sig_b64, validate=True)
         except binascii.Error:
             continue
-        if len(raw) != 68 or raw[:4] != verifier.key_id:
+        # Only the canonical encoding: base64 ignores the padding bits of the last character,
+        # which would let a changed signature line verify.
+        if (len(raw) != 68 or raw[:4] != verifier.key_id
+                or base64.b64encode(raw).decode() != sig_b64):
             continue
         try:
             Ed25519PublicKey.from_public_bytes(verifier.raw_public).verify(raw[4:], body.encode())

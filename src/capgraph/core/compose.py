@@ -36,7 +36,8 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 def iso_ms(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and a Z, as the seeds write timestamps."""
     utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # The year by hand: strftime("%Y") does not pad years before 1000 to four digits.
+    return f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def capability_uri(primary_category: str, name: str) -> str:

@@ -37,6 +37,19 @@ class _NoAliasLoader(yaml.SafeLoader):
             )
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        # YAML forbids duplicate keys but PyYAML silently keeps the last one: "slug: a" then
+        # "slug: b" would publish b. Refuse them, pointing at the second occurrence.
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value if isinstance(node, yaml.MappingNode) else ():
+            if isinstance(key_node, yaml.ScalarNode):
+                if (key_node.tag, key_node.value) in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key_node.value!r}", key_node.start_mark
+                    )
+                seen.add((key_node.tag, key_node.value))
+        return super().construct_mapping(node, deep=deep)
+
 
 def _refuse_non_json(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     # !!binary, !!set, !!omap and !!pairs build bytes, sets and tuples: not JSON data, so they
@@ -59,6 +72,15 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose member names are unique (I-JSON, which RFC 8785 signing assumes)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        names = [name for name, _ in pairs]
+        raise ValueError(f"duplicate key {next(n for n in names if names.count(n) > 1)!r}")
+    return obj
 
 
 def _utf8_only(data: Any) -> Any:
@@ -93,7 +115,7 @@ def parse_manifest_text(text: str | bytes, *, hint: str | None = None) -> Any:
     as_json = hint == "json" or (hint is None and text.lstrip().startswith("{"))
     try:
         if as_json:
-            return _utf8_only(json.loads(text))
+            return _utf8_only(json.loads(text, object_pairs_hook=_unique_keys))
         return _utf8_only(_plain(yaml.load(text, Loader=_NoAliasLoader)))
     except json.JSONDecodeError as exc:
         raise ParseError(f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from exc

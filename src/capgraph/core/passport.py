@@ -157,7 +157,7 @@ class PassportBody(_Model):
     """The ``unfragile`` object of a passport (PROTOCOL.md A.2)."""
 
     at_version: Literal["1.0"] = Field(alias="@version")
-    version: str = Field(pattern=r"^\d{4}-\d{2}$")
+    version: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$")  # not \d: that takes any Unicode digit
     artifact: ArtifactInfo
     capabilities: list[Capability]
     trust: Trust

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -146,7 +146,10 @@ class _Checker:
         value = self.text(data, key, path, max_len=2000)
         if value is None:
             return None
-        parsed = urlparse(value)
+        try:
+            parsed = urlparse(value)
+        except ValueError:  # e.g. "https://[host": urlparse raises "Invalid IPv6 URL"
+            parsed = urlparse("")
         if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in value:
             self.error(f"{path}.{key}", "url", f"{path}.{key} is not an http(s) URL: {value!r}")
             return None
@@ -231,7 +234,12 @@ def _artifact(c: _Checker, raw: Any) -> ManifestArtifact | None:
 
 def _iso(text: str) -> str | None:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is not None:
+            moment.astimezone(UTC)  # "0001-01-01T00:00+05:00" has no UTC time: OverflowError
+        return moment.isoformat()
+    except OverflowError:
+        return None
     except ValueError:
         try:
             return date.fromisoformat(text).isoformat()

@@ -220,3 +220,38 @@ def search(
     if type is not None and type not in ARTIFACT_TYPES:
         raise BadRequest(f"type {type!r} is not one of {', '.join(ARTIFACT_TYPES)}")
     return _json(registry.search(q, limit=limit, artifact_type=type).to_json())
+
+
+@router.post("/resolve", tags=["search"], summary="Resolve an intent to the best capability",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"type": "object", "required": ["intent"], "properties": {
+                     "intent": {"type": "string", "minLength": 2, "maxLength": 500},
+                     "limit": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
+                     "type": {"type": "string", "enum": list(ARTIFACT_TYPES)},
+                     "risk": {"type": "string",
+                              "enum": ["default", "production", "enterprise", "strict"]},
+                     "capability": {"type": "string",
+                                    "description": "a capability:// URI (prefix) or a phrase"},
+                 }}}}}})
+async def resolve(request: Request, registry: RegistryDep, base: BaseUrl) -> Response:
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise BadRequest("expected a JSON object with an 'intent'")
+    intent = body.get("intent")
+    limit = body.get("limit", 3)
+    kind = body.get("type")
+    risk = body.get("risk", "default")
+    capability = body.get("capability")
+    if not isinstance(intent, str):
+        raise BadRequest("intent must be a string of 2 to 500 characters")
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        raise BadRequest("limit must be an integer between 1 and 10")
+    if kind is not None and kind not in ARTIFACT_TYPES:
+        raise BadRequest(f"type must be one of {', '.join(ARTIFACT_TYPES)}")
+    if not isinstance(risk, str):
+        raise BadRequest("risk must be a string")
+    if capability is not None and not isinstance(capability, str):
+        raise BadRequest("capability must be a string")
+    result = registry.resolve(intent, limit=limit, artifact_type=kind, risk=risk,
+                              capability=capability, base_url=base)
+    return _json(result)

@@ -16,6 +16,7 @@ from capgraph.errors import CapgraphError
 from capgraph.http.api import router
 from capgraph.http.asgi import BodyLimit, PassportFastPath
 from capgraph.http.problems import PROBLEM_TYPE, problem_body, problem_for
+from capgraph.http.web import web_router
 from capgraph.service import Registry
 
 __all__ = ["create_app"]
@@ -40,6 +41,7 @@ def create_app(registry: Registry, settings: Settings) -> Any:
     app.state.registry = registry
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(web_router())  # last: its /{slug} artifact page is a catch-all
 
     @app.exception_handler(CapgraphError)
     async def capgraph_error(request: Request, exc: CapgraphError) -> Response:

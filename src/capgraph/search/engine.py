@@ -70,6 +70,7 @@ class Candidate:
     caps: list[tuple[str, float]]  # (capability id, relevance 0..1)
     relevance: float
     rank_score: float
+    raw: float  # the best capability's raw BM25 score
 
 
 def check_query(text: str, *, field: str = "q") -> str:
@@ -105,8 +106,10 @@ class SearchEngine:
             return []
         top = hits[0][2] or 1.0
         per_artifact: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        raw: dict[str, float] = {}
         for slug, cap_id, score in hits:
             per_artifact[slug].append((cap_id, score / top))
+            raw.setdefault(slug, score)
         out = []
         for slug, caps in per_artifact.items():
             card = self.card(slug)
@@ -114,7 +117,7 @@ class SearchEngine:
                 continue
             relevance = caps[0][1]
             out.append(Candidate(card, caps, relevance,
-                                 relevance + PRIOR_WEIGHT * card.score / 100))
+                                 relevance + PRIOR_WEIGHT * card.score / 100, raw[slug]))
         out.sort(key=lambda c: (-c.rank_score, c.card.slug))
         return out
 

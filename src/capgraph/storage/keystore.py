@@ -115,6 +115,14 @@ class FileKeyStore:
             log.info("generated log key %s for origin %s", key.kid, origin)
             return key, origin
 
+    def secret(self, name: str) -> bytes:
+        """A named 32-byte random secret (e.g. for callback-token HMACs), made on first use."""
+        path = self.directory / f"{name}.secret"
+        with self._locked():
+            if not path.exists():
+                self._write_private(path, os.urandom(32))
+            return path.read_bytes()
+
     def rotate(self, now: datetime) -> SigningKey:
         """Retire the active key (its window closes now) and start a new one."""
         with self._locked():

@@ -1,0 +1,322 @@
+"""View models: what each page shows, built from the Registry once per request.
+
+The HTML template and the markdown template of a page both render the same view model, so a
+person and an agent always see the same facts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from capgraph.core import translog
+from capgraph.core.canonical import canonical_bytes
+from capgraph.core.checkpoint import parse_checkpoint
+from capgraph.core.offline import log_verifiers, verify_envelope
+from capgraph.core.taxonomy import ARTIFACT_TYPES
+from capgraph.errors import CapgraphError, SignatureInvalid
+from capgraph.http.web.catalog import Catalog, Profile
+from capgraph.http.web.chart import ScoreChart, score_chart
+from capgraph.http.web.history import VersionEntry, history
+from capgraph.http.web.similarity import closest
+from capgraph.search.results import SearchResult
+from capgraph.service import Registry
+
+__all__ = [
+    "SLUG_PATTERN",
+    "ArtifactView",
+    "HomeView",
+    "LogCheck",
+    "NotFoundView",
+    "Page",
+    "SearchHit",
+    "SignatureCheck",
+    "Site",
+    "SubmitView",
+    "artifact_view",
+    "closest_alternatives",
+    "home_view",
+    "not_found_view",
+    "submit_view",
+    "with_query",
+]
+
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$"
+SEARCH_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class Site:
+    """What every view needs: the registry, the artifact catalog, and the URL it is served at."""
+
+    registry: Registry
+    catalog: Catalog
+    base_url: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """Head-of-page facts: title, the HTML path (with its query) and a one-line description."""
+
+    title: str
+    path: str
+    description: str = ""
+    noindex: bool = False
+
+    @property
+    def mirror(self) -> str:
+        """The path of this page's markdown mirror for agents."""
+        return "/agent" + self.path
+
+
+def with_query(path: str, **params: str | None) -> str:
+    """``path`` with the non-empty parameters as a query string."""
+    query = urlencode({k: v for k, v in params.items() if v})
+    return f"{path}?{query}" if query else path
+
+
+# -- home / search -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CapabilityHit:
+    name: str
+    uri: str
+    match_score: float
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    slug: str
+    name: str
+    type: str
+    rank: int
+    verified: bool
+    description: str
+    match_score: float
+    capabilities: list[CapabilityHit]
+
+
+@dataclass(frozen=True)
+class HomeView:
+    page: Page
+    query: str
+    type_filter: str
+    types: tuple[str, ...]
+    total: int
+    hits: list[SearchHit] | None = None  # None: no query, show the listing
+    intent: str = ""
+    listing: list[Profile] = field(default_factory=list)
+    message: str = ""
+
+
+def _search(registry: Registry, q: str, artifact_type: str | None) -> SearchResult:
+    return registry.search(q, limit=SEARCH_LIMIT, artifact_type=artifact_type)
+
+
+def home_view(site: Site, *, q: str, type_filter: str) -> HomeView:
+    """Search results for ``q`` (when given) or every artifact by UnfragileRank."""
+    q = q.strip()
+    message = ""
+    if type_filter and type_filter not in ARTIFACT_TYPES:
+        message = f"“{type_filter}” is not an artifact type; showing every type."
+        type_filter = ""
+    page = Page(
+        title=f"“{q}”: search" if q else "Find AI capabilities you can trust",
+        path=with_query("/", q=q, type=type_filter),
+        description="Search an open registry of AI capabilities with signed trust passports.",
+    )
+    base = HomeView(page=page, query=q, type_filter=type_filter, types=ARTIFACT_TYPES,
+                    total=site.registry.store.count(), message=message)
+    if not q:
+        listing = [p for p in site.catalog.profiles() if not type_filter or p.type == type_filter]
+        return HomeView(**{**base.__dict__, "listing": listing})
+    try:
+        result = _search(site.registry, q, type_filter or None)
+    except CapgraphError as exc:
+        return HomeView(**{**base.__dict__, "hits": [], "message": exc.message})
+    hits = [
+        SearchHit(
+            slug=m.slug, name=m.name, type=m.type, rank=m.unfragile_rank, verified=m.verified,
+            description=m.description, match_score=m.match_score,
+            capabilities=[CapabilityHit(c.name, c.uri, c.match_score) for c in m.capabilities],
+        )
+        for m in result.matches
+    ]
+    return HomeView(**{**base.__dict__, "hits": hits, "intent": result.intent})
+
+
+# -- artifact --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """``Registry.verify_slug``: the signature over what the registry serves now."""
+
+    valid: bool
+    key_id: str | None
+    signed_at: str | None
+    signed_by: str
+    version: int | None
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class LogCheck:
+    """``verify_envelope``: the signature again, and the inclusion proof under the checkpoint."""
+
+    valid: bool
+    index: int | None
+    tree_size: int | None
+    origin: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ArtifactView:
+    page: Page
+    slug: str
+    artifact: dict[str, Any]
+    capabilities: list[dict[str, Any]]
+    trust: dict[str, Any]
+    chart: ScoreChart
+    provenance: dict[str, str]
+    signature: SignatureCheck
+    log: LogCheck
+    versions: list[VersionEntry]
+    alternatives: list[tuple[Profile, float]]
+    links: dict[str, str]
+
+    @property
+    def risk_source(self) -> str:
+        """Whether ``data_access_risk`` was declared by the publisher or derived."""
+        return self.provenance.get("trust.data_access_risk", "as published")
+
+    @property
+    def community(self) -> list[tuple[str, int]]:
+        counts = self.trust.get("community", {})
+        return [(k.replace("_", " "), v) for k, v in counts.items() if isinstance(v, int)]
+
+
+def _inclusion_only(envelope: dict[str, Any], jwks: dict[str, Any]) -> str:
+    """When the signature fails, say whether the log still holds these exact bytes."""
+    log = envelope["_log"]
+    for verifier in log_verifiers(jwks):
+        try:
+            head = parse_checkpoint(str(log["checkpoint"]), verifier)
+            break
+        except SignatureInvalid:
+            continue
+    else:
+        return "the checkpoint is not signed by a published log key"
+    leaf = translog.leaf_hash(canonical_bytes(envelope["passport"]))
+    proof = [base64.b64decode(h) for h in log["inclusionProof"]]
+    try:
+        translog.verify_inclusion(int(log["index"]), int(log["treeSize"]), leaf, proof, head.root)
+    except translog.ProofInvalid:
+        return (f"the served passport is not the entry the log holds at index {log['index']}: "
+                "it was changed after it was logged")
+    return "the log holds these exact bytes, but their signature does not verify"
+
+
+def _check_log(envelope: dict[str, Any], jwks: dict[str, Any]) -> LogCheck:
+    log = envelope.get("_log") or {}
+    index, size = log.get("index"), log.get("treeSize")
+    try:
+        result = verify_envelope(envelope, jwks, require_log=True)
+    except SignatureInvalid:
+        try:
+            detail = _inclusion_only(envelope, jwks)
+        except (CapgraphError, KeyError, TypeError, ValueError) as exc:
+            detail = f"malformed _log block: {exc}"
+        return LogCheck(False, index, size, "", detail)
+    except CapgraphError as exc:
+        return LogCheck(False, index, size, "", exc.message)
+    head = result.checkpoint
+    if head is None:  # require_log=True makes this unreachable; keep mypy and readers sure
+        return LogCheck(False, index, size, "", "no checkpoint")
+    return LogCheck(True, result.log_index, head.size, head.origin,
+                    "inclusion proof verified against the signed checkpoint")
+
+
+def artifact_view(site: Site, slug: str) -> ArtifactView:
+    """Everything on an artifact's page; ``NotFound`` when the slug is not in the registry."""
+    registry = site.registry
+    envelope = json.loads(registry.envelope_bytes(slug, site.base_url))
+    passport = envelope["passport"]
+    body = passport["unfragile"]
+    report = registry.verify_slug(slug)
+    signature = SignatureCheck(
+        valid=report.valid, key_id=report.key_id, signed_at=report.signed_at,
+        signed_by=str(passport.get("signedBy", "")), version=report.version,
+        reasons=report.reasons,
+    )
+    rb = body["trust"]["rank_breakdown"]
+    target = site.catalog.get(slug)
+    alternatives = (closest_alternatives(site.catalog, target) if target is not None else [])
+    name = body["artifact"]["name"]
+    return ArtifactView(
+        page=Page(title=name, path=f"/{slug}",
+                  description=f"Capabilities, trust passport and version history of {name}."),
+        slug=slug,
+        artifact=body["artifact"],
+        capabilities=body["capabilities"],
+        trust=body["trust"],
+        chart=score_chart(rb, rb["weights"], score=int(body["trust"]["score"])),
+        provenance=dict(passport.get("provenance") or {}),
+        signature=signature,
+        log=_check_log(envelope, registry.jwks()),
+        versions=history(registry.versions(slug)),
+        alternatives=alternatives,
+        links={
+            "passport": f"/api/v1/passport/{slug}",
+            "verify": f"/api/v1/verify?slug={slug}",
+            "versions": f"/api/v1/artifacts/{slug}/versions",
+            "jwks": "/api/v1/trust-passport-public-key",
+            "checkpoint": "/api/v1/log/checkpoint",
+        },
+    )
+
+
+def closest_alternatives(catalog: Catalog, target: Profile, limit: int = 3
+                         ) -> list[tuple[Profile, float]]:
+    """The artifacts most like ``target`` (see ``similarity.py``), best first."""
+    profiles = {p.slug: p for p in catalog.profiles()}
+    found = closest(target.candidate, (p.candidate for p in profiles.values()), limit=limit)
+    return [(profiles[c.slug], s) for c, s in found]
+
+
+# -- submit and not found ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubmitView:
+    page: Page
+    claim: str
+    known: Profile | None
+    base_url: str
+
+
+def submit_view(site: Site, *, claim: str) -> SubmitView:
+    """How to claim an artifact (until claiming exists) and how to publish one today."""
+    claim = claim.strip()
+    known = site.catalog.get(claim) if claim else None
+    title = f"Claim {known.name}" if known else "Submit or claim an artifact"
+    return SubmitView(
+        page=Page(title=title, path=with_query("/submit", claim=claim),
+                  description="How builders publish manifests and claim their artifacts."),
+        claim=claim, known=known, base_url=site.base_url,
+    )
+
+
+@dataclass(frozen=True)
+class NotFoundView:
+    page: Page
+    message: str
+
+
+def not_found_view(path: str, message: str) -> NotFoundView:
+    return NotFoundView(page=Page(title="Not found", path=path, noindex=True), message=message)

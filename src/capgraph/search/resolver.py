@@ -1,0 +1,195 @@
+"""Resolve: an intent in, the capability that will do it out, with a calibrated confidence,
+alternatives, a ready invocation, the signed passport and a callback token for feedback.
+
+Risk postures are gates applied before ranking (documented in docs/RESOLVE.md):
+- ``default``: anything not archived;
+- ``production``: active, quality >= 0.5, UnfragileRank >= 25;
+- ``enterprise``: production, quality >= 0.6, and data access risk not high unless verified;
+- ``strict``: active, verified, quality >= 0.7, data access risk low or moderate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from capgraph import __version__
+from capgraph.core.callback import issue_token
+from capgraph.core.compose import iso_ms
+from capgraph.core.invocation import invocation_for
+from capgraph.errors import BadRequest
+from capgraph.ports import Store
+from capgraph.search.calibration import Calibrator
+from capgraph.search.engine import Candidate, Card, SearchEngine, check_query
+from capgraph.search.explain import coverage, vs_alternative, why_this_matches
+
+__all__ = ["RISK_POSTURES", "Resolver"]
+
+RISK_POSTURES = ("default", "production", "enterprise", "strict")
+TOKEN_TTL_SECONDS = 7 * 24 * 3600
+RESOLVER_VERSION = f"capgraph-resolver/{__version__}"
+
+
+def passes(posture: str, card: Card) -> bool:
+    """Whether an artifact clears a risk posture's gate."""
+    trust = card.body["trust"]
+    status = card.body["artifact"]["status"]
+    quality = float(trust["rank_breakdown"]["quality"])
+    risk = trust["data_access_risk"]
+    verified = bool(trust["verified"])
+    if posture == "default":
+        return bool(status != "archived")
+    production = status == "active" and quality >= 0.5 and card.score >= 25
+    if posture == "production":
+        return production
+    if posture == "enterprise":
+        return production and quality >= 0.6 and (risk != "high" or verified)
+    return status == "active" and verified and quality >= 0.7 and risk in ("low", "moderate")
+
+
+@dataclass(frozen=True)
+class _Pick:
+    cand: Candidate
+    cap: dict[str, Any]
+    score: float
+
+
+class Resolver:
+    def __init__(self, *, store: Store, engine: SearchEngine, secret: Callable[[], bytes],
+                 now: Callable[[], datetime], calibrator: Calibrator | None = None) -> None:
+        self.store = store
+        self.engine = engine
+        self._secret = secret
+        self._now = now
+        self.calibrator = calibrator or Calibrator.load()
+        self._executions: dict[tuple[str, int], dict[str, Any] | None] = {}
+
+    def features(self, intent: str, picks: list[_Pick]) -> dict[str, float]:
+        """What the confidence model sees of a ranking."""
+        if not picks:
+            return {}
+        top = picks[0]
+        second = picks[1].score if len(picks) > 1 else 0.0
+        return {
+            "coverage": coverage(intent, top.cap),
+            "lead": top.score - second,
+            "strength": math.log1p(top.cand.raw) / math.log1p(50.0),
+        }
+
+    def _picks(self, intent: str, capability: str | None, artifact_type: str | None,
+               risk: str) -> list[_Pick]:
+        query = intent if not capability or capability.startswith("capability://") \
+            else f"{capability} {intent}"
+        picks = []
+        for cand in self.engine.candidates(query, artifact_type=artifact_type):
+            if not passes(risk, cand.card):
+                continue
+            for cap_id, rel in cand.caps:
+                cap = cand.card.capability(cap_id)
+                if cap is None:
+                    continue
+                if capability and capability.startswith("capability://") \
+                        and not cap["uri"].startswith(capability):
+                    continue
+                picks.append(_Pick(cand, cap, cand.rank_score - cand.relevance + rel))
+                break
+        picks.sort(key=lambda p: (-p.score, p.cand.card.slug))
+        return picks
+
+    def _execution(self, slug: str, version: int) -> dict[str, Any] | None:
+        key = (slug, version)
+        if key not in self._executions:
+            stored = self.store.version(slug, version)
+            execution = None
+            if stored is not None and stored.source_kind == "manifest":
+                execution = json.loads(stored.source).get("execution")
+            self._executions[key] = execution if isinstance(execution, dict) else None
+        return self._executions[key]
+
+    def resolve(self, intent: str, *, limit: int = 3, artifact_type: str | None = None,
+                risk: str = "default", capability: str | None = None,
+                base_url: str) -> dict[str, Any]:
+        """The resolve response of PROTOCOL.md A.5 (see module docstring for postures)."""
+        intent = check_query(intent, field="intent")
+        if not 1 <= limit <= 10:
+            raise BadRequest("limit must be between 1 and 10")
+        if risk not in RISK_POSTURES:
+            raise BadRequest(f"risk must be one of {', '.join(RISK_POSTURES)}")
+        if capability is not None and len(capability) > 500:
+            raise BadRequest("capability must be at most 500 characters")
+        picks = self._picks(intent, capability, artifact_type, risk)
+        resolve_id = "r_" + secrets.token_urlsafe(16)
+        now = self._now()
+        confidence = self.calibrator.confidence(self.features(intent, picks)) if picks else 0.0
+        resolved = []
+        confident = bool(picks) and confidence >= self.calibrator.threshold
+        if confident:
+            for i, pick in enumerate(picks[:limit]):
+                conf = confidence if i == 0 else self.calibrator.confidence(
+                    self.features(intent, picks[i:]))
+                resolved.append(self._answer(intent, pick, picks, i, conf, resolve_id, now,
+                                             base_url))
+        out: dict[str, Any] = {
+            "intent": intent,
+            "resolved": resolved,
+            "resolvedAt": iso_ms(now),
+            "resolveId": resolve_id,
+            "resolverVersion": RESOLVER_VERSION,
+            "risk": risk,
+        }
+        if not confident:
+            out["message"] = "no confident match"
+            out["matchConfidence"] = round(confidence, 4)
+            out["alternatives"] = [self._alternative(p, picks[0] if picks else None)
+                                   for p in picks[:5]]
+        return out
+
+    @staticmethod
+    def _alternative(pick: _Pick, top: _Pick | None) -> dict[str, Any]:
+        card = pick.cand.card
+        why = f"offers '{pick.cap['name']}' (match {pick.score:.2f}"
+        if top is not None and top is not pick:
+            why += f" vs {top.score:.2f}"
+        why += f"; UnfragileRank {card.score})"
+        return {"slug": card.slug, "name": card.name, "capability": pick.cap["uri"],
+                "why_alternative": why}
+
+    def _answer(self, intent: str, pick: _Pick, picks: list[_Pick], i: int, conf: float,
+                resolve_id: str, now: datetime, base_url: str) -> dict[str, Any]:
+        card = pick.cand.card
+        stored = self.store.version(card.slug, card.version)
+        assert stored is not None
+        passport = json.loads(stored.passport)
+        runner_up = picks[i + 1] if i + 1 < len(picks) else None
+        expires = int(now.timestamp()) + TOKEN_TTL_SECONDS
+        return {
+            "artifact": {"name": card.name, "slug": card.slug, "type": card.type,
+                         "url": card.body["artifact"]["url"]},
+            "capability": {
+                "id": pick.cap["id"], "uri": pick.cap["uri"], "name": pick.cap["name"],
+                "intent": intent, "description": pick.cap["description"],
+                "whyThisMatches": why_this_matches(intent, pick.cap),
+                "vsAlternatives": vs_alternative(
+                    card.name, pick.score, card.score,
+                    runner_up.cand.card.name if runner_up else None,
+                    runner_up.score if runner_up else 0.0,
+                    runner_up.cand.card.score if runner_up else 0),
+                "bestFor": pick.cap["best_for"], "limitations": pick.cap["limitations"],
+            },
+            "invocation": invocation_for(
+                slug=card.slug, artifact_type=card.type, url=card.body["artifact"]["url"],
+                execution=self._execution(card.slug, card.version),
+                requires=pick.cap["requires"]).to_json(),
+            "trust": {"verified": card.verified, **passport},
+            "alternatives": [self._alternative(p, pick) for p in picks[i + 1:i + 4]],
+            "matchConfidence": round(conf, 4),
+            "lastVerified": passport.get("signedAt"),
+            "feedbackUrl": f"{base_url.rstrip('/')}/api/feedback",
+            "callbackToken": issue_token(self._secret(), resolve_id=resolve_id,
+                                         slug=card.slug, expires=expires),
+        }
