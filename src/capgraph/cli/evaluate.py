@@ -49,16 +49,23 @@ def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
         with click.progressbar(rows, label="queries", file=None if progress else open(
                 "/dev/null", "w")) as bar:
             for q in bar:
-                start = time.perf_counter()
-                result = registry.search(q["query"][:500].ljust(2), limit=10)
-                latencies.append((time.perf_counter() - start) * 1000)
+                text = q["query"][:500].ljust(2)
+                result = registry.search(text, limit=10)
                 ranked = [m.slug for m in result.matches]
                 relevant = set(q["relevant"])
                 for k, v in metrics_at(ranked, relevant).items():
                     sums[k] = sums.get(k, 0.0) + v
-                top = result.matches[0] if result.matches else None
-                confidences.append(top.match_score if top else 0.0)
-                correct.append(bool(top and top.slug in relevant))
+                start = time.perf_counter()
+                answer = registry.resolve(text, limit=1)
+                latencies.append((time.perf_counter() - start) * 1000)
+                if answer["resolved"]:
+                    top_slug = answer["resolved"][0]["artifact"]["slug"]
+                    confidences.append(answer["resolved"][0]["matchConfidence"])
+                else:
+                    alts = answer["alternatives"]
+                    top_slug = alts[0]["slug"] if alts else None
+                    confidences.append(answer["matchConfidence"])
+                correct.append(top_slug in relevant)
                 if q.get("relevant_capabilities"):
                     cap_n += 1
                     cap_ranked = [f"{m.slug}#{c.name}" for m in result.matches

@@ -81,7 +81,7 @@ class Resolver:
             "strength": math.log1p(top.cand.raw) / math.log1p(50.0),
         }
 
-    def _picks(self, intent: str, capability: str | None, artifact_type: str | None,
+    def rank(self, intent: str, capability: str | None, artifact_type: str | None,
                risk: str) -> list[_Pick]:
         query = intent if not capability or capability.startswith("capability://") \
             else f"{capability} {intent}"
@@ -122,7 +122,7 @@ class Resolver:
             raise BadRequest(f"risk must be one of {', '.join(RISK_POSTURES)}")
         if capability is not None and len(capability) > 500:
             raise BadRequest("capability must be at most 500 characters")
-        picks = self._picks(intent, capability, artifact_type, risk)
+        picks = self.rank(intent, capability, artifact_type, risk)
         resolve_id = "r_" + secrets.token_urlsafe(16)
         now = self._now()
         confidence = self.calibrator.confidence(self.features(intent, picks)) if picks else 0.0
