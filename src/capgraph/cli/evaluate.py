@@ -47,8 +47,8 @@ def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
         confidences: list[float] = []
         correct: list[bool] = []
         latencies: list[float] = []
-        with click.progressbar(rows, label="queries", file=None if progress else open(
-                "/dev/null", "w")) as bar:
+        stream = click.get_text_stream("stderr") if progress else io.StringIO()
+        with click.progressbar(rows, label="queries", file=stream) as bar:
             for q in bar:
                 text = q["query"][:500].ljust(2)
                 result = registry.search(text, limit=10)
