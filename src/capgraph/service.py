@@ -438,6 +438,11 @@ class Registry:
         self.store.add_api_key(key_id, name, _hash_secret(secret), iso_ms(self._now()))
         return key_id, secret
 
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke an API key; ``NotFound`` when there is no such key."""
+        if not self.store.revoke_api_key(key_id):
+            raise NotFound(f"no API key {key_id}")
+
     def authenticate(self, secret: str | None) -> ApiKeyRecord:
         """The API key a secret belongs to; ``Unauthorized`` when missing, unknown or revoked."""
         if not secret:

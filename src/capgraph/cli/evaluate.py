@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 import json
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -47,7 +48,7 @@ def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
         confidences: list[float] = []
         correct: list[bool] = []
         latencies: list[float] = []
-        stream = click.get_text_stream("stderr") if progress else io.StringIO()
+        stream: TextIO = sys.stderr if progress else io.StringIO()
         with click.progressbar(rows, label="queries", file=stream) as bar:
             for q in bar:
                 text = q["query"][:500].ljust(2)

@@ -41,10 +41,13 @@ def iso_ms(moment: datetime) -> str:
 
 
 def capability_uri(primary_category: str, name: str) -> str:
-    """``capability://`` + category (``-`` as ``.``) + ``.`` + the name's alphanumeric runs."""
+    """``capability://`` + category (``-`` as ``.``) + ``.`` + the name's alphanumeric runs.
+
+    A separator at the very start or end of the name is dropped (the seeds have none; a URI
+    like ``code.generation.editing..name.`` would only be a typo trap for agents)."""
     return (
         "capability://" + primary_category.replace("-", ".") + "."
-        + _NON_ALNUM.sub(".", name.lower())
+        + _NON_ALNUM.sub(".", name.lower()).strip(".")
     )
 
 

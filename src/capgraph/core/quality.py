@@ -9,7 +9,7 @@ from __future__ import annotations
 from itertools import combinations
 
 from capgraph.core.manifest import Manifest
-from capgraph.core.scoring import Component
+from capgraph.core.scoring import Component, round_half_up
 from capgraph.core.taxonomy import infer_capability_categories, words
 
 __all__ = ["CHECKLIST", "quality"]
@@ -77,7 +77,7 @@ def quality(manifest: Manifest) -> tuple[Component, dict[str, float]]:
     else:
         points["declared categories agree with the text"] = 5.0
     total = sum(points.values())
-    value = round(total / 100, 2)
+    value = round_half_up(total / 100)
     weakest = min(points, key=lambda k: points[k] / CHECKLIST[k])
     explanation = f"{total:.0f}/100 checklist and coherence points; weakest: {weakest}"
     return Component("quality", value, explanation), {k: round(v, 1) for k, v in points.items()}

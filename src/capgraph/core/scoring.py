@@ -29,6 +29,7 @@ __all__ = [
     "ecosystem",
     "freshness",
     "match_graph",
+    "round_half_up",
     "score",
     "weights_for",
 ]
@@ -118,7 +119,8 @@ def weights_for(artifact_type: str) -> dict[str, float]:
     return dict(WEIGHTS.get(artifact_type, DEFAULT_WEIGHTS))
 
 
-def _round2(x: float) -> float:
+def round_half_up(x: float) -> float:
+    """Two decimals, half up (0.125 -> 0.13), as every published component is rounded."""
     return float(Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
@@ -145,7 +147,7 @@ def adoption(artifact_type: str, signals: Mapping[str, int | None]) -> Component
     if not parts:
         return Component("adoption", ADOPTION_FLOOR, "no adoption signal is known: the floor")
     best = max(parts, key=lambda k: parts[k])
-    value = _round2(ADOPTION_FLOOR + (1 - ADOPTION_FLOOR) * parts[best])
+    value = round_half_up(ADOPTION_FLOOR + (1 - ADOPTION_FLOOR) * parts[best])
     why = f"strongest signal {best}={signals[best]} of {scales[best]} for full marks"
     return Component("adoption", value, why)
 
@@ -155,7 +157,7 @@ def ecosystem(references_in: int, references_out: int) -> Component:
     raw = math.log1p(references_in + 0.5 * references_out) / math.log1p(ECOSYSTEM_FULL)
     return Component(
         "ecosystem",
-        _round2(min(1.0, raw)),
+        round_half_up(min(1.0, raw)),
         f"{references_in} artifact(s) name it as an integration; it names {references_out}",
     )
 
@@ -164,19 +166,18 @@ def match_graph(successes: int, reports: int) -> Component:
     """Posterior mean of the success probability under the Beta(1, 3) prior."""
     a, b = MATCH_GRAPH_PRIOR
     value = (a + successes) / (a + b + reports)
-    return Component(
-        "match_graph", _round2(value), f"{successes} success(es) in {reports} reported outcome(s)"
-    )
+    why = f"{successes} success(es) in {reports} reported outcome(s)"
+    return Component("match_graph", round_half_up(value), why)
 
 
 def capability_confidence(successes: int, reports: int) -> float:
     """A capability's confidence: posterior mean under Beta(1, 1); 0.5 with no outcomes."""
     a, b = CONFIDENCE_PRIOR
-    return _round2((a + successes) / (a + b + reports))
+    return round_half_up((a + successes) / (a + b + reports))
 
 
 def freshness(updated_at: datetime, now: datetime) -> Component:
     """Exponential decay of the time since the artifact's last update."""
     days = max(0.0, (now - updated_at).total_seconds() / 86400)
-    value = _round2(0.5 ** (days / FRESHNESS_HALF_LIFE_DAYS))
+    value = round_half_up(0.5 ** (days / FRESHNESS_HALF_LIFE_DAYS))
     return Component("freshness", value, f"last updated {days:.0f} day(s) ago")

@@ -47,6 +47,14 @@ _TOP_LEVEL = {
     "unfragile_version", "artifact", "capabilities", "pricing", "failure_modes", "execution",
     "trust", "permissions", "compliance", "community",
 }  # fmt: skip
+_ARTIFACT_KEYS = {
+    "name", "slug", "type", "maintainer", "repository", "homepage", "license", "description",
+    "tags", "categories", "status", "updated_at", "integrations",
+}  # fmt: skip
+_CAPABILITY_KEYS = {
+    "id", "name", "description", "intents_served", "conditions", "unique_aspect", "categories",
+    "input_types", "output_types",
+}  # fmt: skip
 _COMMUNITY = ("stars", "forks", "weekly_downloads", "model_downloads", "model_likes")
 
 
@@ -161,10 +169,18 @@ def _kind(value: Any) -> str:
             int: "an integer", float: "a number", type(None): "null"}.get(type(value), "a value")
 
 
+def _unknown_keys(c: _Checker, data: dict[str, Any], known: set[str], path: str) -> None:
+    for key in data:
+        if key not in known:
+            c.warn(f"{path}.{key}", "unknown-field", f"{key!r} is not a field of {path} and is "
+                   "ignored")
+
+
 def _capability(c: _Checker, raw: Any, path: str) -> ManifestCapability | None:
     data = c.obj(raw, path, required=True)
     if data is None:
         return None
+    _unknown_keys(c, data, _CAPABILITY_KEYS, path)
     cap_id = c.text(data, "id", path, required=True, max_len=64)
     if cap_id is not None and not _CAP_ID.match(cap_id):
         c.error(f"{path}.id", "slug", f"{path}.id {cap_id!r} must be letters, digits, . _ -")
@@ -199,6 +215,7 @@ def _artifact(c: _Checker, raw: Any) -> ManifestArtifact | None:
     data = c.obj(raw, "artifact", required=True)
     if data is None:
         return None
+    _unknown_keys(c, data, _ARTIFACT_KEYS, "artifact")
     name = c.text(data, "name", "artifact", required=True, min_len=1, max_len=200)
     slug = c.text(data, "slug", "artifact", required=True, max_len=100)
     if slug is not None and not SLUG_PATTERN.match(slug):
