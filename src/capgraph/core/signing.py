@@ -94,6 +94,8 @@ class PublicKey:
             raise UnknownKey(f"JWK has a malformed x member: {exc}") from exc
         if len(raw) != 32:
             raise UnknownKey("JWK x member is not a 32-byte Ed25519 key")
+        if not isinstance(jwk.get("exp", ""), str | None):
+            raise UnknownKey("JWK exp member must be an ISO-8601 timestamp string")
         key = cls(
             raw=raw,
             created_at=str(jwk.get("nbf", "")),
@@ -155,7 +157,11 @@ class SigningKey:
 def passport_keys(jwks: Mapping[str, Any]) -> dict[str, PublicKey]:
     """The passport-signing keys of a JWK Set, by kid (checkpoint keys are left out: they
     sign log checkpoints, never passports)."""
-    keys = [PublicKey.from_jwk(j) for j in jwks.get("keys", []) if j.get("purpose") != "checkpoint"]
+    entries = jwks.get("keys") if isinstance(jwks, Mapping) else None
+    if not isinstance(entries, list) or not all(isinstance(j, Mapping) for j in entries):
+        # A key file is user input (`capgraph verify --keys`): refuse it, never crash on it.
+        raise UnknownKey("a JWK Set is an object whose 'keys' member is a list of JWK objects")
+    keys = [PublicKey.from_jwk(j) for j in entries if j.get("purpose") != "checkpoint"]
     return {k.kid: k for k in keys}
 
 

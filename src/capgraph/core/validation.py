@@ -42,6 +42,11 @@ MAX_ITEM = 1000
 MAX_LIST = 50
 MAX_CAPABILITIES = 200
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$")
+# Paths the web pages own: an artifact with one of these slugs could have no page of its own.
+RESERVED_SLUGS = frozenset({
+    "api", "agent", "compare", "docs", "methodology", "trust", "submit", "schema", "schema.json",
+    "protocol", "static", "favicon.ico", "favicon.svg", "robots.txt", "search", "openapi.json",
+})
 _CAP_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$")
 _TOP_LEVEL = {
     "unfragile_version", "artifact", "capabilities", "pricing", "failure_modes", "execution",
@@ -222,6 +227,9 @@ def _artifact(c: _Checker, raw: Any) -> ManifestArtifact | None:
         c.error("artifact.slug", "slug",
                 f"slug {slug!r} must be 1-100 lowercase letters, digits, '.', '_' or '-', "
                 "starting and ending with a letter or digit")
+        slug = None
+    elif slug is not None and slug in RESERVED_SLUGS:
+        c.error("artifact.slug", "slug", f"slug {slug!r} is reserved for the registry's own pages")
         slug = None
     kind = c.enum(data, "type", "artifact", ARTIFACT_TYPES, required=True)
     maintainer = c.text(data, "maintainer", "artifact", required=True, max_len=200)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -133,11 +133,11 @@ def home_view(site: Site, *, q: str, type_filter: str) -> HomeView:
                     total=site.registry.store.count(), message=message)
     if not q:
         listing = [p for p in site.catalog.profiles() if not type_filter or p.type == type_filter]
-        return HomeView(**{**base.__dict__, "listing": listing})
+        return replace(base, listing=listing)
     try:
         result = _search(site.registry, q, type_filter or None)
     except CapgraphError as exc:
-        return HomeView(**{**base.__dict__, "hits": [], "message": exc.message})
+        return replace(base, hits=[], message=exc.message)
     hits = [
         SearchHit(
             slug=m.slug, name=m.name, type=m.type, rank=m.unfragile_rank, verified=m.verified,
@@ -146,7 +146,7 @@ def home_view(site: Site, *, q: str, type_filter: str) -> HomeView:
         )
         for m in result.matches
     ]
-    return HomeView(**{**base.__dict__, "hits": hits, "intent": result.intent})
+    return replace(base, hits=hits, intent=result.intent)
 
 
 # -- artifact --------------------------------------------------------------------------------

@@ -1,0 +1,208 @@
+"""The pages and their markdown mirrors, over HTTP against the real server."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import httpx
+import jsonschema
+import pytest
+
+from capgraph.core import scoring
+from capgraph.core.passport import COMPONENTS
+from tests.conftest import SEEDS, Server
+
+HTML = "text/html; charset=utf-8"
+MARKDOWN = "text/markdown; charset=utf-8"
+PAGES = [
+    "/", "/?q=edit+code+in+my+git+repo", "/?type=mcp", "/aider", "/qwen-qwen3.5-flash-02-23",
+    "/compare", "/compare?artifact=aider", "/compare/aider-vs-openhands", "/methodology",
+    "/trust", "/docs", "/submit", "/submit?claim=aider",
+]  # fmt: skip
+
+
+def get(site: Server, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.get(site.url + path, headers=headers, timeout=10)
+
+
+def mirror_of(html: str) -> str:
+    found = re.search(r'<link rel="alternate" type="text/markdown" href="([^"]+)"', html)
+    assert found, "every page links its markdown mirror"
+    return found.group(1).replace("&amp;", "&")
+
+
+class _Rows(HTMLParser):
+    """Text of each ``<tr data-type=...>`` row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, list[str]] = {}
+        self._row: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self._row = dict(attrs).get("data-type")
+            if self._row:
+                self.rows[self._row] = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tr":
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._row and data.strip():
+            self.rows[self._row].append(data.strip())
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_is_html_and_links_a_markdown_mirror(site: Server, path: str) -> None:
+    page = get(site, path)
+    assert page.status_code == 200, page.text[:500]
+    assert page.headers["content-type"] == HTML
+    mirror = mirror_of(page.text)
+    assert mirror.startswith("/agent/")
+    assert page.headers["link"] == f'<{mirror}>; rel="alternate"; type="text/markdown"'
+    md = get(site, mirror)
+    assert md.status_code == 200, md.text[:500]
+    assert md.headers["content-type"] == MARKDOWN
+    assert md.text.startswith("# ")
+
+
+def test_html_and_markdown_show_the_same_facts(site: Server) -> None:
+    html, md = get(site, "/aider").text, get(site, "/agent/aider").text
+    verify = get(site, "/api/v1/verify?slug=aider").json()
+    score = json.loads(get(site, "/api/v1/passport/aider").text)["passport"]["unfragile"][
+        "trust"]["score"]
+    assert verify["valid"] is True
+    for text in (html, md):
+        assert verify["keyId"] in text
+        assert "UnfragileRank" in text and str(score) in text
+        assert "voice-to-code requests" in text
+
+
+def test_unknown_slug_is_a_friendly_404(site: Server) -> None:
+    page = get(site, "/no-such-artifact")
+    assert page.status_code == 404
+    assert page.headers["content-type"] == HTML
+    assert "No artifact “no-such-artifact” is in the registry" in page.text
+    assert 'role="search"' in page.text
+    md = get(site, "/agent/no-such-artifact")
+    assert (md.status_code, md.headers["content-type"]) == (404, MARKDOWN)
+    assert get(site, "/Not_A_Slug!").status_code == 404
+
+
+def test_pages_do_not_shadow_the_api(site: Server) -> None:
+    missing = get(site, "/api/v1/no-such-route")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert get(site, "/api/v1/health").json()["status"] == "ok"
+    assert get(site, "/api/v1/passport/aider").headers["content-type"] == "application/json"
+
+
+def test_slugs_with_dots_and_hyphens_compare(site: Server) -> None:
+    page = get(site, "/compare/qwen-qwen3.5-flash-02-23-vs-qwen-qwen3-coder")
+    assert page.status_code == 200
+    assert "Qwen: Qwen3.5-Flash vs Qwen: Qwen3 Coder" in page.text
+    assert get(site, "/compare/aider-vs-nothing-here").status_code == 404
+    assert get(site, "/compare/aider").status_code == 404
+
+
+def test_compare_form_redirects_to_the_pair_url(site: Server) -> None:
+    answer = get(site, "/compare?a=aider&b=openhands")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/compare/aider-vs-openhands"
+    assert get(site, "/agent/compare?a=aider&b=openhands").headers["location"] == (
+        "/agent/compare/aider-vs-openhands")
+
+
+def test_compare_shows_leaders_and_aligned_capabilities(site: Server) -> None:
+    text = get(site, "/compare/aider-vs-openhands").text
+    assert "Who leads on which component" in text
+    assert re.search(r"Aider leads on [A-Z]", text) or re.search(r"OpenHands leads on [A-Z]",
+                                                                  text)
+    assert "Capabilities, aligned by similarity" in text
+    assert 'class="lead"' in text
+
+
+def test_closest_alternatives_are_picked(site: Server) -> None:
+    text = get(site, "/compare?artifact=aider").text
+    assert "The closest alternatives" in text
+    alternatives = re.findall(r'href="/compare/aider-vs-([a-z0-9.-]+)"', text)
+    assert 1 <= len(alternatives) <= 3
+    assert "aider" not in alternatives
+    md = get(site, "/agent/compare?artifact=aider").text
+    assert all(f"/agent/compare/aider-vs-{slug}" in md for slug in alternatives)
+
+
+def test_version_history_says_what_changed(site: Server) -> None:
+    text = get(site, "/aider").text
+    assert "Version 2" in text and "Version 1" in text
+    assert "added capability “voice-to-code requests”" in text
+    assert "changed capability “multi-file code editing in a git repo”: limitations" in text
+    assert "first version: published from a manifest" in text
+    seed = get(site, "/qwen-qwen3-coder").text
+    assert "first version: imported from another registry&#39;s passport" in seed
+
+
+def test_methodology_renders_every_weight_of_every_type(site: Server) -> None:
+    parser = _Rows()
+    parser.feed(get(site, "/methodology").text)
+    tables = {**scoring.WEIGHTS, "default": scoring.DEFAULT_WEIGHTS}
+    for artifact_type, weights in tables.items():
+        row = parser.rows[artifact_type]
+        assert row[1:6] == [f"{weights[c]:.2f}" for c in COMPONENTS], artifact_type
+    text = get(site, "/methodology").text
+    for formula in scoring.COMPONENT_FORMULAS.values():
+        assert formula.split(":")[0].replace("&", "&amp;") in text.replace("&#39;", "'")
+
+
+def test_schema_validates_the_seeds_and_served_passports(site: Server) -> None:
+    answer = get(site, "/schema.json")
+    assert answer.headers["content-type"] == "application/schema+json"
+    schema = answer.json()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    documents = {p.name: json.loads(p.read_text()) for p in SEEDS.glob("*.passport.json")}
+    assert len(documents) == 2
+    for slug in ("aider", "qwen-qwen3-coder", "qwen-qwen3.5-flash-02-23", "mcp-server-fetch"):
+        documents[slug] = get(site, f"/api/v1/passport/{slug}").json()
+    for name, document in documents.items():
+        errors = [e.message for e in validator.iter_errors(document)]
+        assert not errors, (name, errors[:3])
+    broken = documents["aider"]
+    broken["passport"]["unfragile"]["trust"]["score"] = "high"
+    assert not validator.is_valid(broken)
+
+
+def test_docs_list_every_api_endpoint(site: Server) -> None:
+    openapi = get(site, "/api/v1/openapi.json").json()
+    text = get(site, "/docs").text
+    for path, item in openapi["paths"].items():
+        assert f"<code>{path}</code>" in text, path
+        for method in item:
+            assert f'id="{method}-' in text
+    assert "/agent" not in "".join(openapi["paths"]), "pages stay out of the API description"
+
+
+def test_submit_explains_claiming(site: Server) -> None:
+    text = get(site, "/submit?claim=aider").text
+    assert "Claim Aider" in text and "coming soon" in text
+    assert "DNS TXT" in text
+    unknown = get(site, "/submit?claim=not-listed")
+    assert unknown.status_code == 200 and "is not in the registry yet" in unknown.text
+
+
+def test_markdown_is_served_on_request(site: Server) -> None:
+    answer = get(site, "/trust", headers={"Accept": "text/markdown"})
+    assert answer.headers["content-type"] == MARKDOWN
+    assert "Exactly which bytes are signed" in answer.text
+
+
+def test_pages_are_fast(site: Server) -> None:
+    with httpx.Client(base_url=site.url, timeout=10) as client:
+        for path in ("/", "/aider", "/compare/aider-vs-openhands", "/methodology"):
+            client.get(path)  # warm
+            elapsed = [client.get(path).elapsed.total_seconds() for _ in range(5)]
+            assert min(elapsed) < 0.25, (path, elapsed)
