@@ -100,6 +100,8 @@ def stop_server(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait(timeout=15)
+    if server.process.stderr is not None:
+        server.process.stderr.close()
 
 
 @pytest.fixture(scope="module")

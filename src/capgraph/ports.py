@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from capgraph.core.signing import PublicKey, SigningKey
 from capgraph.search.documents import SearchDoc
@@ -18,6 +18,7 @@ __all__ = [
     "ApiKeyRecord",
     "ArtifactSummary",
     "Clock",
+    "Embedder",
     "KeyRing",
     "NewVersion",
     "Store",
@@ -46,6 +47,9 @@ class NewVersion:
     """The transparency log entry: RFC 8785 bytes of the whole signed passport object."""
     search_docs: list[SearchDoc] = field(default_factory=list)
     """What the keyword index holds for this artifact from now on (replaces the old)."""
+    vectors: list[tuple[str, bytes]] | None = None
+    """(capability id, float16 embedding bytes) replacing the artifact's old vectors; None
+    when no embedder is configured (the vector log is then left alone)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,13 @@ class Store(Protocol):
         best first, higher is better. Any one term may match."""
         ...
 
+    def vector_changes(
+        self, since: int, *, limit: int
+    ) -> list[tuple[int, str, str, str, bytes | None]]:
+        """Vector-log rows after sequence ``since``: (seq, slug, capability id, artifact type,
+        float16 vector bytes, or None for "drop this artifact's vectors")."""
+        ...
+
     def log_size(self) -> int:
         """Entries in the transparency log. Each append adds its version's entry in the same
         transaction, so the log and the versions can never disagree."""
@@ -152,6 +163,17 @@ class Store(Protocol):
     def revoke_api_key(self, key_id: str) -> bool: ...
 
     def close(self) -> None: ...
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors (``search/embedding.py``)."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> Any:
+        """A float32 array of shape (len(texts), dim), each row of unit length."""
+        ...
 
 
 class Clock(Protocol):

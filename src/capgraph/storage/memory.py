@@ -27,6 +27,7 @@ class MemoryStore:
             "CREATE VIRTUAL TABLE capability_fts USING fts5(slug UNINDEXED, cap_id UNINDEXED, "
             "type UNINDEXED, name, intents, body, artifact, tokenize = 'porter unicode61')"
         )
+        self._vector_log: list[tuple[int, str, str, str, bytes | None]] = []
         self._leaves: list[bytes] = []
         self._nodes: dict[tuple[int, int], bytes] = {}
 
@@ -44,6 +45,11 @@ class MemoryStore:
             ):
                 self._nodes[(level, index)] = digest
             self._leaves.append(new.log_leaf)
+            if new.vectors is not None:
+                rows: list[tuple[str, bytes | None]] = [("", None), *new.vectors]
+                for cap_id, vec in rows:
+                    seq = len(self._vector_log) + 1
+                    self._vector_log.append((seq, slug, cap_id, new.artifact_type, vec))
             self._fts.execute("DELETE FROM capability_fts WHERE slug = ?", (slug,))
             self._fts.executemany(
                 "INSERT INTO capability_fts VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -111,6 +117,12 @@ class MemoryStore:
         with self._lock:
             return fts_search(self._fts, terms, limit=limit, artifact_type=artifact_type)
 
+    def vector_changes(
+        self, since: int, *, limit: int
+    ) -> list[tuple[int, str, str, str, bytes | None]]:
+        with self._lock:
+            return self._vector_log[since : since + limit]
+
     def log_size(self) -> int:
         return len(self._leaves)
 
@@ -147,4 +159,4 @@ class MemoryStore:
             return True
 
     def close(self) -> None:
-        pass
+        self._fts.close()

@@ -84,6 +84,15 @@ _MIGRATIONS: list[str] = [
         tokenize = 'porter unicode61'
     );
     """,
+    """
+    CREATE TABLE capability_vectors (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        slug TEXT NOT NULL,
+        cap_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        vec BLOB
+    );
+    """,
 ]
 
 
@@ -226,6 +235,15 @@ class SQLiteStore:
                 [(slug, d.cap_id, new.artifact_type, d.name, d.intents, d.body, d.artifact)
                  for d in new.search_docs],
             )
+            if new.vectors is not None:
+                conn.execute(
+                    "INSERT INTO capability_vectors (slug, cap_id, type, vec) VALUES (?,'',?,NULL)",
+                    (slug, new.artifact_type),
+                )
+                conn.executemany(
+                    "INSERT INTO capability_vectors (slug, cap_id, type, vec) VALUES (?,?,?,?)",
+                    [(slug, cap_id, new.artifact_type, vec) for cap_id, vec in new.vectors],
+                )
             conn.execute("DELETE FROM integrations WHERE src = ?", (slug,))
             conn.executemany(
                 "INSERT OR IGNORE INTO integrations (src, dst) VALUES (?, ?)",
@@ -245,6 +263,16 @@ class SQLiteStore:
         self, terms: list[str], *, limit: int, artifact_type: str | None = None
     ) -> list[tuple[str, str, float]]:
         return fts_search(self._conn(), terms, limit=limit, artifact_type=artifact_type)
+
+    def vector_changes(
+        self, since: int, *, limit: int
+    ) -> list[tuple[int, str, str, str, bytes | None]]:
+        rows = self._conn().execute(
+            "SELECT seq, slug, cap_id, type, vec FROM capability_vectors WHERE seq > ? "
+            "ORDER BY seq LIMIT ?", (since, limit),
+        ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2]), str(r[3]),
+                 None if r[4] is None else bytes(r[4])) for r in rows]
 
     # -- transparency log --------------------------------------------------------------------
     @staticmethod

@@ -1,0 +1,183 @@
+"""The data directory: owner-only key files, a signing key that never leaks into output or
+logs, and CAPGRAPH_DATA_DIR honoured by every command."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from capgraph.cli.main import cli as capgraph_cli
+from tests.conftest import SEEDS, run_cli
+from tests.integration.conftest import (
+    CliResult,
+    client_for,
+    invoke,
+    manifest,
+    running_server,
+    to_yaml,
+    write_manifest,
+)
+
+# Commands that never open a data dir, and why; every other command must be exercised below.
+NO_DATA_DIR = {
+    "eval": "scores a given corpus in a temporary in-memory registry",
+    "log monitor": "reads a registry over HTTP and keeps its own --state file",
+}
+
+
+def _commands(group: click.Group, prefix: str = "") -> set[str]:
+    names: set[str] = set()
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            names |= _commands(command, f"{prefix}{name} ")
+        else:
+            names.add(prefix + name)
+    return names
+
+
+def _secrets(data_dir: Path) -> set[str]:
+    """Every text form a private key could leak in: PEM body, raw bytes as hex and base64."""
+    forms: set[str] = set()
+    pems = list(data_dir.rglob("*.pem"))
+    assert pems, f"no private keys under {data_dir}"
+    for pem in pems:
+        text = pem.read_text()
+        forms |= {line for line in text.splitlines() if line and not line.startswith("-----")}
+        key = serialization.load_pem_private_key(text.encode(), password=None)
+        assert isinstance(key, Ed25519PrivateKey)
+        raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                serialization.NoEncryption())
+        forms |= {raw.hex(), base64.b64encode(raw).decode().rstrip("="),
+                  base64.urlsafe_b64encode(raw).decode().rstrip("=")}
+    return forms
+
+
+def _assert_no_secret(outputs: Iterable[str], data_dir: Path) -> None:
+    text = "\n".join(outputs)
+    assert "PRIVATE KEY" not in text
+    for secret in _secrets(data_dir):
+        assert secret not in text, "private key material in output"
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _assert_owner_only(keys_dir: Path) -> None:
+    assert _mode(keys_dir) == 0o700, oct(_mode(keys_dir))
+    entries = list(keys_dir.rglob("*"))
+    assert any(p.suffix == ".pem" for p in entries)
+    for path in entries:
+        expected = 0o700 if path.is_dir() else 0o600
+        assert _mode(path) == expected, (path.name, oct(_mode(path)))
+
+
+def test_key_files_are_owner_only_even_with_an_open_umask(tmp_path: Path) -> None:
+    previous = os.umask(0)
+    try:
+        invoke(tmp_path, "keys", "jwks")
+        invoke(tmp_path, "keys", "rotate")
+    finally:
+        os.umask(previous)
+    _assert_owner_only(tmp_path / "keys")
+
+
+def test_every_command_uses_capgraph_data_dir_and_never_prints_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    # Where the default data dir would be: nothing may ever appear there.
+    decoy = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_DATA_HOME", str(decoy))
+    monkeypatch.delenv("CAPGRAPH_DATABASE", raising=False)
+    env = {"XDG_DATA_HOME": str(decoy)}
+    ran: set[str] = set()
+    outputs: list[str] = []
+
+    def cli(*args: str, check: bool = True) -> CliResult:
+        result = invoke(data, *args, check=check, env=env)
+        ran.add(" ".join(args[:2]) if args[0] == "keys" else args[0])
+        outputs.extend([result.stdout, result.stderr])
+        return result
+
+    secret = cli("keys", "create", "--name", "env").stdout.strip()
+    assert (data / "capgraph.db").exists()
+    assert "\tenv\t" in cli("keys", "list").stdout
+    cli("import", str(SEEDS / "qwen-qwen3-coder.passport.json"))
+    path = write_manifest(tmp_path, "m.yml", manifest("env-widget"))
+    assert "env-widget: version 1" in cli("publish", str(path)).stdout
+    assert cli("validate", str(path)).stdout.strip() == f"{path}: ok"
+    envelope = json.loads(cli("passport", "env-widget").stdout)
+    assert envelope["passport"]["version"] == 1
+    (tmp_path / "p.json").write_text(json.dumps(envelope))
+    assert "rank" in cli("versions", "env-widget").stdout
+    assert "valid" in cli("verify", str(tmp_path / "p.json")).stdout  # keys from the data dir
+    assert cli("search", "postcode", "lookup", check=False).returncode in (0, 1)
+    assert cli("resolve", "look up a postcode", check=False).returncode in (0, 1)
+    assert " new, " in cli("demo").stdout
+    jwks = json.loads(cli("keys", "jwks").stdout)
+    old_kid = envelope["passport"]["keyId"]
+    assert old_kid in {k["kid"] for k in jwks["keys"]}
+    assert (data / "keys" / f"{old_kid}.pem").exists()
+    new_kid = cli("keys", "rotate").stdout.split()[-1]
+    assert (data / "keys" / f"{new_kid}.pem").exists()
+    key_id = cli("keys", "list").stdout.split("\t")[0]
+    assert cli("keys", "revoke", key_id).stdout.strip() == f"revoked {key_id}"
+    cli("keys", "revoke-signing", old_kid)
+    # The revocation landed in the same key ring the verifier reads.
+    assert cli("verify", str(tmp_path / "p.json"), check=False).returncode == 1
+
+    # Real processes with verbose logging on.
+    for args in (("-v", "keys", "rotate"),
+                 ("-v", "import", str(SEEDS / "qwen-qwen3.5-flash-02-23.passport.json"))):
+        result = run_cli(data, *args)
+        outputs.extend([result.stdout, result.stderr])
+    listed = json.loads(cli("keys", "jwks").stdout)
+    fresh = cli("keys", "create").stdout.strip()
+
+    # `serve` told nothing but CAPGRAPH_DATA_DIR (and debug logging); it signs, so it reads
+    # the private key: none of it may reach its log.
+    monkeypatch.setenv("CAPGRAPH_LOG_LEVEL", "debug")
+    with running_server(data) as (srv, log), client_for(srv.url) as http:
+        ran.add("serve")
+        total = http.get("/api/v1/artifacts").json()["total"]
+        assert total >= 30 and http.get("/api/v1/passport/env-widget").status_code == 200
+        served = http.get("/api/v1/trust-passport-public-key").json()
+        assert {k["kid"] for k in served["keys"]} == {k["kid"] for k in listed["keys"]}
+        revoked = http.post("/api/v1/artifacts", content=to_yaml(manifest("env-2")),
+                            headers={"authorization": f"Bearer {secret}"})
+        assert revoked.status_code == 401  # that key was revoked above, in this data dir
+        auth = {"authorization": f"Bearer {fresh}"}
+        assert http.post("/api/v1/artifacts", content=to_yaml(manifest("env-2")),
+                         headers=auth).status_code == 201
+        http.post("/api/v1/artifacts", content=b"a: [", headers=auth)
+        http.post("/api/v1/artifacts", content=to_yaml({"unfragile_version": "1.0"}),
+                  headers=auth)
+        raw = http.get("/api/v1/passport/env-2").content
+        assert http.post("/api/v1/verify", content=raw).json()["valid"] is True
+    assert "Application startup complete" in log.text, log.text[-2000:]
+    assert "Traceback" not in log.text, log.text[-3000:]
+    assert secret not in log.text and fresh not in log.text  # nor any API key
+    outputs.append(log.text)
+
+    assert not decoy.exists(), sorted(p.name for p in decoy.rglob("*"))
+    missing = _commands(capgraph_cli) - ran - set(NO_DATA_DIR)
+    assert not missing, f"commands not checked against CAPGRAPH_DATA_DIR: {sorted(missing)}"
+    _assert_no_secret(outputs, data)
+    _assert_owner_only(data / "keys")
+
+
+def test_data_dir_flag_beats_the_environment(tmp_path: Path) -> None:
+    flag, env = tmp_path / "flag", tmp_path / "env"
+    invoke(env, "--data-dir", str(flag), "keys", "create")
+    assert (flag / "capgraph.db").exists()
+    assert not env.exists()
