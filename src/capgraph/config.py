@@ -4,6 +4,7 @@ down. Library code never reads the environment itself."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 import platformdirs
@@ -33,6 +34,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     demo: bool = False
     log_origin: str | None = None
+    embedder: Literal["minilm", "none"] = "minilm"
 
     @property
     def database_path(self) -> Path:
@@ -43,6 +45,10 @@ class Settings(BaseSettings):
     def origin(self) -> str:
         """The transparency log's origin line (``<host:port of public_url>/log`` by default)."""
         return self.log_origin or f"{urlparse(self.base_url).netloc}/log"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
 
     @property
     def keys_dir(self) -> Path:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -32,11 +33,20 @@ from capgraph.errors import (
     SignatureInvalid,
     Unauthorized,
 )
-from capgraph.ports import ApiKeyRecord, ArtifactSummary, KeyRing, NewVersion, Store, StoredVersion
-from capgraph.search.documents import documents_for
+from capgraph.ports import (
+    ApiKeyRecord,
+    ArtifactSummary,
+    Embedder,
+    KeyRing,
+    NewVersion,
+    Store,
+    StoredVersion,
+)
+from capgraph.search.documents import SearchDoc, documents_for
 from capgraph.search.engine import SearchEngine
 from capgraph.search.resolver import Resolver
 from capgraph.search.results import SearchResult
+from capgraph.search.vectors import VectorIndex
 
 __all__ = ["PublishResult", "Registry", "SystemClock", "ValidationReport", "VerifyReport"]
 
@@ -125,6 +135,8 @@ class Registry:
         public_url: str,
         clock: Callable[[], datetime] | None = None,
         log_origin: str | None = None,
+        embedder: Embedder | None = None,
+        index_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.keys = keys
@@ -134,7 +146,11 @@ class Registry:
         self._log_key: tuple[SigningKey, str] | None = None
         self._now = clock or SystemClock().now
         self._checkpoints: dict[int, tuple[Checkpoint, str]] = {}
-        self.engine = SearchEngine(store)
+        self.embedder = embedder
+        self.vectors = (VectorIndex(store, dim=embedder.dim,
+                                    snapshot=index_dir / "vectors.npz" if index_dir else None)
+                        if embedder is not None else None)
+        self.engine = SearchEngine(store, embedder=embedder, vectors=self.vectors)
         self._callback_secret: bytes | None = None
         self.resolver = Resolver(store=store, engine=self.engine, secret=self.callback_secret,
                                  now=self._now)
@@ -166,6 +182,15 @@ class Registry:
         integrations = [s for s in manifest.artifact.integrations if s != slug]
         references_out = len(self.store.existing(integrations))
         references_in = self.store.references_to(slug)
+        summary = manifest.artifact.description
+        # Embed outside the write transaction (tens of milliseconds): the texts do not depend
+        # on what the transaction reads, only their capability ids might.
+        current = self.store.latest(slug)
+        if current is not None and current.content_hash == content_hash:
+            return PublishResult(current, False, findings)
+        draft = compose_body(manifest, now=self._now(), public_url=self.public_url,
+                             numbers=current.capability_numbers if current else None)
+        vectors = self._embed(documents_for(draft.body.to_json(), summary=summary))
 
         def build(latest: StoredVersion | None, number: int) -> NewVersion | None:
             if latest is not None and latest.content_hash == content_hash:
@@ -184,7 +209,7 @@ class Registry:
                 slug=slug, body=body, number=number, now=now, content_hash=content_hash,
                 source_kind="manifest", source=canonical_bytes(manifest.raw).decode(),
                 provenance=composed.provenance, numbers=composed.capability_numbers,
-                integrations=integrations,
+                integrations=integrations, summary=summary, vectors=vectors,
             )
 
         stored, created = self.store.append(slug, build)
@@ -192,11 +217,14 @@ class Registry:
             log.info("published %s version %d", slug, stored.version)
         return PublishResult(stored, created, findings)
 
-    def import_passport(self, document: Mapping[str, Any]) -> PublishResult:
+    def import_passport(self, document: Mapping[str, Any], *, summary: str | None = None
+                        ) -> PublishResult:
         """Store a passport from another registry (an envelope or a bare ``passport`` object).
 
         Its components are kept and its score recomputed from them (PROTOCOL.md B.5); it is
-        re-signed by this registry. Raises ``InvalidPassport`` for anything off the format.
+        re-signed by this registry. ``summary``, when given, is the artifact's description for
+        the search index (passport bodies carry none). Raises ``InvalidPassport`` for anything
+        off the format.
         """
         if not isinstance(document, Mapping):
             raise InvalidPassport("expected a JSON object")
@@ -213,6 +241,11 @@ class Registry:
             "trust.score": "derived",
         }
 
+        current = self.store.latest(slug)
+        if current is not None and current.content_hash == content_hash:
+            return PublishResult(current, False, [])
+        vectors = self._embed(documents_for(body, summary=summary))
+
         def build(latest: StoredVersion | None, number: int) -> NewVersion | None:
             if latest is not None and latest.content_hash == content_hash:
                 return None
@@ -220,7 +253,7 @@ class Registry:
                 slug=slug, body=body, number=number, now=self._now(),
                 content_hash=content_hash, source_kind="import",
                 source=canonical_bytes(body).decode(), provenance=provenance, numbers={},
-                integrations=[],
+                integrations=[], summary=summary, vectors=vectors,
             )
 
         stored, created = self.store.append(slug, build)
@@ -229,7 +262,8 @@ class Registry:
     def _sign_version(
         self, *, slug: str, body: dict[str, Any], number: int, now: datetime, content_hash: str,
         source_kind: str, source: str, provenance: dict[str, str], numbers: dict[str, int],
-        integrations: list[str],
+        integrations: list[str], summary: str | None = None,
+        vectors: dict[str, bytes] | None = None,
     ) -> NewVersion:
         key = self.keys.signing_key(now)
         # A rotation (``capgraph keys rotate``, another process) can land between the caller's
@@ -242,14 +276,35 @@ class Registry:
         )
         signature = key.sign(unsigned.to_json())
         signed = Passport(**{**unsigned.__dict__, "signature": signature})
+        docs = documents_for(body, summary=summary)
+        cap_vectors = None
+        if self.embedder is not None:
+            known = vectors or {}
+            missing = [d for d in docs if d.dense_text() not in known]
+            known = {**known, **self._embed(missing)}
+            cap_vectors = [(d.cap_id, known[d.dense_text()]) for d in docs]
         return NewVersion(
             log_leaf=canonical_bytes(signed.to_json()),
-            search_docs=documents_for(body),
+            search_docs=docs,
+            vectors=cap_vectors,
             slug=slug, name=body["artifact"]["name"], artifact_type=body["artifact"]["type"],
             score=body["trust"]["score"], content_hash=content_hash, source_kind=source_kind,
             source=source, passport=signed.to_bytes(), key_id=key.kid, created_at=iso_ms(now),
             capability_numbers=numbers, integrations=integrations,
         )
+
+    def _embed(self, docs: list[SearchDoc]) -> dict[str, bytes]:
+        """Dense texts -> float16 vector bytes (empty without an embedder)."""
+        if self.embedder is None or not docs:
+            return {}
+        texts = list(dict.fromkeys(d.dense_text() for d in docs))
+        out: dict[str, bytes] = {}
+        for start in range(0, len(texts), 32):
+            batch = texts[start:start + 32]
+            matrix = self.embedder.embed(batch)
+            for text, row in zip(batch, matrix, strict=True):
+                out[text] = row.astype("float16").tobytes()
+        return out
 
     # -- reading -----------------------------------------------------------------------------
     def passport(self, slug: str, *, version: int | None = None) -> StoredVersion:

@@ -126,7 +126,7 @@ def test_consistency_proofs_verify_between_every_pair_of_sizes(
     ("/api/v1/log/entries", {"start": 0}),
 ])
 def test_out_of_range_log_requests_are_bad_requests(
-        http: httpx.Client, published: list[str], path: str, params: dict[str, object]) -> None:
+        http: httpx.Client, published: list[str], path: str, params: dict[str, Any]) -> None:
     assert_problem(http.get(path, params=params), 400, "bad-request")
 
 

@@ -14,7 +14,9 @@ from typing import Any, TextIO
 
 import click
 
+from capgraph.ports import Embedder
 from capgraph.search.corpus import body_from_entry, ece, metrics_at
+from capgraph.search.embedding import MiniLMEmbedder
 from capgraph.service import Registry
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
@@ -28,7 +30,8 @@ def _load_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
-             sample: int | None = None, progress: bool = False) -> dict[str, Any]:
+             sample: int | None = None, progress: bool = False,
+             embedder: Embedder | None = None) -> dict[str, Any]:
     """Load ``corpus`` into an in-memory registry and score every query against it."""
     entries = _load_jsonl(corpus)
     rows = [q for q in _load_jsonl(queries) if subset is None or q.get("subset") == subset]
@@ -37,11 +40,13 @@ def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
         rows = [rows[int(i * step)] for i in range(sample)]
     with tempfile.TemporaryDirectory() as keys:
         registry = Registry(store=MemoryStore(), keys=FileKeyStore(Path(keys)),
-                            registry_name="capgraph-eval", public_url="http://eval.invalid")
+                            registry_name="capgraph-eval", public_url="http://eval.invalid",
+                            embedder=embedder)
         version = datetime.now(UTC).strftime("%Y-%m")
         for entry in entries:
-            registry.import_passport({"passport": {"unfragile": body_from_entry(
-                entry, version=version)}})
+            registry.import_passport(
+                {"passport": {"unfragile": body_from_entry(entry, version=version)}},
+                summary=entry.get("description") or None)
         sums: dict[str, float] = {}
         cap_sums: dict[str, float] = {}
         cap_n = 0
@@ -95,10 +100,13 @@ def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
 @click.option("--subset", default=None, help="Only queries of this subset (e.g. single).")
 @click.option("--sample", type=int, default=None, help="Evenly spaced sample of N queries.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--keyword-only", is_flag=True, help="Without the embedding model.")
 def eval_command(corpus: Path, queries: Path, subset: str | None, sample: int | None,
-                 as_json: bool) -> None:
+                 as_json: bool, keyword_only: bool) -> None:
     """Recall@1/@5, MRR@10, nDCG@10, calibration error and latency on a labeled corpus."""
-    result = evaluate(corpus, queries, subset=subset, sample=sample, progress=True)
+    embedder = None if keyword_only else MiniLMEmbedder(threads=1)
+    result = evaluate(corpus, queries, subset=subset, sample=sample, progress=True,
+                      embedder=embedder)
     if as_json:
         click.echo(json.dumps(result))
         return

@@ -80,7 +80,12 @@ def monitor(state_file: Path, url: str, verifier_key: str | None) -> None:
                     if response.status_code != 200:
                         _alarm(f"no consistency proof from {old_size} to {head.size}: "
                                f"HTTP {response.status_code}")
-                    proof = [base64.b64decode(h) for h in response.json()["hashes"]]
+                    try:
+                        proof = [base64.b64decode(h, validate=True)
+                                 for h in response.json()["hashes"]]
+                    except (ValueError, KeyError, TypeError) as exc:
+                        _alarm(f"the consistency proof from {old_size} to {head.size} is "
+                               f"malformed: {exc}")
                 try:
                     translog.verify_consistency(old_size, head.size, old_root, head.root, proof)
                 except CapgraphError as exc:

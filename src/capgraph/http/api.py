@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 
 from capgraph.core import scoring
 from capgraph.core.manifest import parse_manifest_text
@@ -102,7 +103,8 @@ def list_artifacts(
              openapi_extra=_MANIFEST_BODY)
 async def publish(request: Request, registry: RegistryDep, key: ApiKey, base: BaseUrl
                   ) -> Response:
-    result = registry.publish(await request.body(), hint=body_hint(request))
+    result = await run_in_threadpool(registry.publish, await request.body(),
+                                     hint=body_hint(request))
     location = f"{base}/api/v1/artifacts/{result.stored.slug}/versions/{result.stored.version}"
     return _json(result.to_json(), 201 if result.created else 200, {"Location": location})
 
@@ -110,7 +112,7 @@ async def publish(request: Request, registry: RegistryDep, key: ApiKey, base: Ba
 @router.post("/import", tags=["artifacts"], summary="Import a passport (API key required)",
              openapi_extra=_JSON_BODY)
 async def import_passport(request: Request, registry: RegistryDep, key: ApiKey) -> Response:
-    result = registry.import_passport(await _json_body(request))
+    result = await run_in_threadpool(registry.import_passport, await _json_body(request))
     return _json(result.to_json(), 201 if result.created else 200)
 
 
@@ -142,7 +144,8 @@ def get_version(slug: str, number: int, registry: RegistryDep, base: BaseUrl) ->
 @router.post("/validate", tags=["manifests"], summary="Validate a manifest",
              openapi_extra=_MANIFEST_BODY)
 async def validate(request: Request, registry: RegistryDep) -> Response:
-    report = registry.validate(await request.body(), hint=body_hint(request))
+    report = await run_in_threadpool(registry.validate, await request.body(),
+                                     hint=body_hint(request))
     return _json(report.to_json())
 
 
@@ -160,7 +163,8 @@ def verify_slug(registry: RegistryDep, slug: str = Query(min_length=1, max_lengt
 @router.post("/verify", tags=["trust"], summary="Verify a posted passport envelope",
              openapi_extra=_JSON_BODY)
 async def verify_document(request: Request, registry: RegistryDep) -> JSONResponse:
-    return JSONResponse(registry.verify_document(await _json_body(request)).to_json())
+    report = await run_in_threadpool(registry.verify_document, await _json_body(request))
+    return JSONResponse(report.to_json())
 
 
 @router.get("/scoring", tags=["trust"], summary="The scoring formula and weight tables")
@@ -252,6 +256,6 @@ async def resolve(request: Request, registry: RegistryDep, base: BaseUrl) -> Res
         raise BadRequest("risk must be a string")
     if capability is not None and not isinstance(capability, str):
         raise BadRequest("capability must be a string")
-    result = registry.resolve(intent, limit=limit, artifact_type=kind, risk=risk,
-                              capability=capability, base_url=base)
+    result = await run_in_threadpool(registry.resolve, intent, limit=limit, artifact_type=kind,
+                                     risk=risk, capability=capability, base_url=base)
     return _json(result)

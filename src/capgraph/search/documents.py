@@ -27,11 +27,18 @@ class SearchDoc:
     intents: str
     body: str
     artifact: str
+    summary: str = ""  # the artifact's own one-paragraph description, when known
+
+    def dense_text(self) -> str:
+        """What the embedding model reads (it keeps the first 256 tokens): the most telling
+        fields first."""
+        return ". ".join(p for p in (self.name, self.summary, self.intents, self.body) if p)
 
 
-def documents_for(body: Mapping[str, Any]) -> list[SearchDoc]:
+def documents_for(body: Mapping[str, Any], *, summary: str | None = None) -> list[SearchDoc]:
     """One document per capability of a passport body: capability name; intents and best-for;
-    description with input and output types; the artifact's name, tags and categories."""
+    description with input and output types; the artifact's name, tags and categories (and
+    its description from the manifest, which the passport body does not carry)."""
     artifact = body["artifact"]
     artifact_text = " ".join(
         [artifact["name"], artifact["slug"], *artifact["tags"], *artifact["categories"]]
@@ -42,7 +49,8 @@ def documents_for(body: Mapping[str, Any]) -> list[SearchDoc]:
             name=cap["name"],
             intents=" ".join([*cap["intents"], *cap["best_for"]]),
             body=" ".join([cap["description"], *cap["input_types"], *cap["output_types"]]),
-            artifact=artifact_text,
+            artifact=artifact_text + (" " + summary if summary else ""),
+            summary=summary or "",
         )
         for cap in body["capabilities"]
     ]

