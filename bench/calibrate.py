@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from capgraph.search.calibration import FEATURES, Calibrator, fit_logistic  # noqa: E402
 from capgraph.search.corpus import body_from_entry, ece  # noqa: E402
+from capgraph.search.embedding import MiniLMEmbedder  # noqa: E402
 from capgraph.service import Registry  # noqa: E402
 from capgraph.storage.keystore import FileKeyStore  # noqa: E402
 from capgraph.storage.memory import MemoryStore  # noqa: E402
@@ -38,11 +39,13 @@ def main() -> None:
     queries = queries[::step][: args.sample]
     with tempfile.TemporaryDirectory() as keys:
         registry = Registry(store=MemoryStore(), keys=FileKeyStore(Path(keys)),
-                            registry_name="calibrate", public_url="http://eval.invalid")
+                            registry_name="calibrate", public_url="http://eval.invalid",
+                            embedder=MiniLMEmbedder(threads=2))
         version = datetime.now(UTC).strftime("%Y-%m")
         for entry in corpus:
-            registry.import_passport({"passport": {"unfragile": body_from_entry(
-                entry, version=version)}})
+            registry.import_passport(
+                {"passport": {"unfragile": body_from_entry(entry, version=version)}},
+                summary=entry.get("description") or None)
         resolver = registry.resolver
         rows, labels = [], []
         for q in queries:

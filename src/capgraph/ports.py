@@ -134,6 +134,11 @@ class Store(Protocol):
         best first, higher is better. Any one term may match."""
         ...
 
+    def intent_matches(self, intent: str, *, artifact_type: str | None = None
+                       ) -> list[tuple[str, str]]:
+        """Capabilities (slug, capability id) that declare exactly this normalised intent."""
+        ...
+
     def vector_changes(
         self, since: int, *, limit: int
     ) -> list[tuple[int, str, str, str, bytes | None]]:

@@ -263,7 +263,7 @@ class Registry:
         self, *, slug: str, body: dict[str, Any], number: int, now: datetime, content_hash: str,
         source_kind: str, source: str, provenance: dict[str, str], numbers: dict[str, int],
         integrations: list[str], summary: str | None = None,
-        vectors: dict[str, bytes] | None = None,
+        vectors: dict[tuple[str, str], bytes] | None = None,
     ) -> NewVersion:
         key = self.keys.signing_key(now)
         # A rotation (``capgraph keys rotate``, another process) can land between the caller's
@@ -280,9 +280,9 @@ class Registry:
         cap_vectors = None
         if self.embedder is not None:
             known = vectors or {}
-            missing = [d for d in docs if d.dense_text() not in known]
+            missing = [d for d in docs if d.dense_texts() not in known]
             known = {**known, **self._embed(missing)}
-            cap_vectors = [(d.cap_id, known[d.dense_text()]) for d in docs]
+            cap_vectors = [(d.cap_id, known[d.dense_texts()]) for d in docs]
         return NewVersion(
             log_leaf=canonical_bytes(signed.to_json()),
             search_docs=docs,
@@ -293,18 +293,20 @@ class Registry:
             capability_numbers=numbers, integrations=integrations,
         )
 
-    def _embed(self, docs: list[SearchDoc]) -> dict[str, bytes]:
-        """Dense texts -> float16 vector bytes (empty without an embedder)."""
+    def _embed(self, docs: list[SearchDoc]) -> dict[tuple[str, str], bytes]:
+        """Each document's dense vector (the mean of its two texts' embeddings) as float16
+        bytes, keyed by its texts; empty without an embedder."""
         if self.embedder is None or not docs:
             return {}
-        texts = list(dict.fromkeys(d.dense_text() for d in docs))
-        out: dict[str, bytes] = {}
+        pairs = list(dict.fromkeys(d.dense_texts() for d in docs))
+        texts = list(dict.fromkeys(t for pair in pairs for t in pair))
+        vectors: dict[str, Any] = {}
         for start in range(0, len(texts), 32):
             batch = texts[start:start + 32]
-            matrix = self.embedder.embed(batch)
-            for text, row in zip(batch, matrix, strict=True):
-                out[text] = row.astype("float16").tobytes()
-        return out
+            for text, row in zip(batch, self.embedder.embed(batch), strict=True):
+                vectors[text] = row
+        return {pair: ((vectors[pair[0]] + vectors[pair[1]]) / 2).astype("float16").tobytes()
+                for pair in pairs}
 
     # -- reading -----------------------------------------------------------------------------
     def passport(self, slug: str, *, version: int | None = None) -> StoredVersion:

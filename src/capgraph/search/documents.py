@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["STOPWORDS", "SearchDoc", "documents_for", "query_terms"]
+__all__ = ["STOPWORDS", "SearchDoc", "documents_for", "normalize_intent", "query_terms"]
 
 STOPWORDS = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "for", "from", "how", "i",
@@ -28,11 +28,17 @@ class SearchDoc:
     body: str
     artifact: str
     summary: str = ""  # the artifact's own one-paragraph description, when known
+    declared_intents: tuple[str, ...] = ()  # the intents as listed, for exact lookup
 
-    def dense_text(self) -> str:
-        """What the embedding model reads (it keeps the first 256 tokens): the most telling
-        fields first."""
-        return ". ".join(p for p in (self.name, self.summary, self.intents, self.body) if p)
+    def dense_texts(self) -> tuple[str, str]:
+        """The two texts the embedding model reads (it keeps the first 256 tokens of each): a
+        short one (name, artifact summary, intents) and a full one (the description too). The
+        capability's vector is the mean of their embeddings, so its dot product with a query
+        is the mean of the two cosines: better than either alone on the dev set
+        (BENCHMARKS.md)."""
+        short = ". ".join(p for p in (self.name, self.summary, self.intents) if p)
+        full = ". ".join(p for p in (self.name, self.summary, self.intents, self.body) if p)
+        return short, full
 
 
 def documents_for(body: Mapping[str, Any], *, summary: str | None = None) -> list[SearchDoc]:
@@ -51,6 +57,7 @@ def documents_for(body: Mapping[str, Any], *, summary: str | None = None) -> lis
             body=" ".join([cap["description"], *cap["input_types"], *cap["output_types"]]),
             artifact=artifact_text + (" " + summary if summary else ""),
             summary=summary or "",
+            declared_intents=tuple(normalize_intent(i) for i in cap["intents"]),
         )
         for cap in body["capabilities"]
     ]
@@ -63,3 +70,8 @@ def query_terms(text: str) -> list[str]:
         if word not in STOPWORDS and word not in seen:
             seen.append(word)
     return seen
+
+
+def normalize_intent(text: str) -> str:
+    """An intent reduced to its lower-case words, for exact matching of declared intents."""
+    return " ".join(_WORD.findall(text.lower()))

@@ -5,7 +5,8 @@ For each capability found by either index:
 
     relevance = DENSE_WEIGHT x cosine + (1 - DENSE_WEIGHT) x bm25 / best bm25 of the query
 
-(cosine computed exactly for keyword-only finds; bm25 counts 0 for dense-only finds). An
+(cosine computed exactly for keyword-only finds; bm25 counts 0 for dense-only finds), plus
+DECLARED_INTENT_BONUS when the query is word for word an intent the capability declares. An
 artifact's rank score is its best capability's relevance + PRIOR_WEIGHT x UnfragileRank / 100:
 the prior only reorders near-ties, so trust never lifts an artifact that does not match.
 Without an embedder, relevance is the keyword part alone. The weights were chosen on the
@@ -22,14 +23,17 @@ from typing import Any
 
 from capgraph.errors import BadRequest
 from capgraph.ports import Embedder, Store
-from capgraph.search.documents import query_terms
+from capgraph.search.documents import normalize_intent, query_terms
 from capgraph.search.results import ArtifactMatch, CapabilityMatch, SearchResult
 from capgraph.search.vectors import VectorIndex
 
 __all__ = ["PRIOR_WEIGHT", "Candidate", "Card", "SearchEngine", "check_query"]
 
 PRIOR_WEIGHT = 0.05
-DENSE_WEIGHT = 0.7
+DENSE_WEIGHT = 0.9
+# A query that is, word for word, an intent a capability declares: the builder said this is
+# what it serves, so it outranks any paraphrase match (it still meets the risk gates).
+DECLARED_INTENT_BONUS = 0.5
 DENSE_K = 100
 CANDIDATES = 200
 CAPS_PER_ARTIFACT = 3
@@ -132,11 +136,17 @@ class SearchEngine:
             weight = DENSE_WEIGHT
         else:
             floor, weight = 0.0, 0.0
+        declared = set(self.store.intent_matches(normalize_intent(text),
+                                                 artifact_type=artifact_type))
+        if declared and self.vectors is not None and self.embedder is not None:
+            dense.update(self.vectors.cosines(query, [k for k in declared if k not in dense]))
         scored: dict[str, list[tuple[str, float, float, float]]] = defaultdict(list)
-        for key in keyword.keys() | dense.keys():
+        for key in keyword.keys() | dense.keys() | declared:
             raw = keyword.get(key, 0.0)
             cosine = dense.get(key, floor)
             relevance = weight * cosine + (1 - weight) * raw / top
+            if key in declared:
+                relevance += DECLARED_INTENT_BONUS
             scored[key[0]].append((key[1], relevance, raw, cosine))
         out = []
         for slug, caps in scored.items():

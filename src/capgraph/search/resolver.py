@@ -74,11 +74,13 @@ class Resolver:
         if not picks:
             return {}
         top = picks[0]
-        second = picks[1].score if len(picks) > 1 else 0.0
+        second = picks[1] if len(picks) > 1 else None
         return {
             "coverage": coverage(intent, top.cap),
-            "lead": top.score - second,
+            "lead": top.score - (second.score if second else 0.0),
             "strength": math.log1p(top.cand.raw) / math.log1p(50.0),
+            "dense": top.cand.cosine,
+            "dense_lead": top.cand.cosine - (second.cand.cosine if second else 0.0),
         }
 
     def rank(self, intent: str, capability: str | None, artifact_type: str | None,

@@ -84,7 +84,7 @@ class VectorIndex:
         from usearch.index import Index
 
         live = [i for i, k in enumerate(self._keys) if k is not None]
-        index = Index(ndim=self.dim, metric="cos", dtype="f16", connectivity=16,
+        index = Index(ndim=self.dim, metric="ip", dtype="f16", connectivity=16,
                       expansion_add=128, expansion_search=64)
         if live:
             index.add(np.array(live, dtype=np.uint64), self._matrix[live])
@@ -149,7 +149,8 @@ class VectorIndex:
 
     def query(self, vector: np.ndarray, *, k: int, artifact_type: str | None = None
               ) -> list[tuple[str, str, float]]:
-        """The ``k`` nearest capabilities by cosine: (slug, capability id, cosine)."""
+        """The ``k`` capabilities with the largest dot product with the query (a mean of
+        cosines, see ``SearchDoc.dense_texts``): (slug, capability id, score)."""
         self.sync()
         if self._count == 0:
             return []

@@ -28,6 +28,7 @@ class MemoryStore:
             "type UNINDEXED, name, intents, body, artifact, tokenize = 'porter unicode61')"
         )
         self._vector_log: list[tuple[int, str, str, str, bytes | None]] = []
+        self._intents: dict[str, list[tuple[str, str, str]]] = {}  # slug -> (intent, cap, type)
         self._leaves: list[bytes] = []
         self._nodes: dict[tuple[int, int], bytes] = {}
 
@@ -50,6 +51,8 @@ class MemoryStore:
                 for cap_id, vec in rows:
                     seq = len(self._vector_log) + 1
                     self._vector_log.append((seq, slug, cap_id, new.artifact_type, vec))
+            self._intents[slug] = [(i, d.cap_id, new.artifact_type) for d in new.search_docs
+                                   for i in d.declared_intents if i]
             self._fts.execute("DELETE FROM capability_fts WHERE slug = ?", (slug,))
             self._fts.executemany(
                 "INSERT INTO capability_fts VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -116,6 +119,13 @@ class MemoryStore:
     ) -> list[tuple[str, str, float]]:
         with self._lock:
             return fts_search(self._fts, terms, limit=limit, artifact_type=artifact_type)
+
+    def intent_matches(self, intent: str, *, artifact_type: str | None = None
+                       ) -> list[tuple[str, str]]:
+        with self._lock:
+            return sorted({(slug, cap) for slug, rows in self._intents.items()
+                           for i, cap, kind in rows
+                           if i == intent and artifact_type in (None, kind)})
 
     def vector_changes(
         self, since: int, *, limit: int

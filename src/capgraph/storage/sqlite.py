@@ -92,6 +92,14 @@ _MIGRATIONS: list[str] = [
         type TEXT NOT NULL,
         vec BLOB
     );
+    CREATE TABLE capability_intents (
+        intent TEXT NOT NULL,
+        slug TEXT NOT NULL,
+        cap_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        PRIMARY KEY (intent, slug, cap_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX capability_intents_slug ON capability_intents(slug);
     """,
 ]
 
@@ -231,6 +239,13 @@ class SQLiteStore:
                 "latest_version=excluded.latest_version, updated_at=excluded.updated_at",
                 (slug, new.name, new.artifact_type, new.score, number, new.created_at),
             )
+            conn.execute("DELETE FROM capability_intents WHERE slug = ?", (slug,))
+            conn.executemany(
+                "INSERT OR IGNORE INTO capability_intents (intent, slug, cap_id, type) "
+                "VALUES (?, ?, ?, ?)",
+                [(intent, slug, d.cap_id, new.artifact_type) for d in new.search_docs
+                 for intent in d.declared_intents if intent],
+            )
             conn.execute("DELETE FROM capability_fts WHERE slug = ?", (slug,))
             conn.executemany(
                 "INSERT INTO capability_fts (slug, cap_id, type, name, intents, body, artifact) "
@@ -266,6 +281,15 @@ class SQLiteStore:
         self, terms: list[str], *, limit: int, artifact_type: str | None = None
     ) -> list[tuple[str, str, float]]:
         return fts_search(self._conn(), terms, limit=limit, artifact_type=artifact_type)
+
+    def intent_matches(self, intent: str, *, artifact_type: str | None = None
+                       ) -> list[tuple[str, str]]:
+        sql = "SELECT slug, cap_id FROM capability_intents WHERE intent = ?"
+        args: list[object] = [intent]
+        if artifact_type is not None:
+            sql += " AND type = ?"
+            args.append(artifact_type)
+        return [(str(r[0]), str(r[1])) for r in self._conn().execute(sql, args).fetchall()]
 
     def vector_changes(
         self, since: int, *, limit: int
