@@ -139,6 +139,11 @@ class Store(Protocol):
         """Capabilities (slug, capability id) that declare exactly this normalised intent."""
         ...
 
+    def reindex(self, slug: str, artifact_type: str, docs: list[SearchDoc],
+                vectors: list[tuple[str, bytes]] | None) -> None:
+        """Replace an artifact's keyword, intent and vector index entries (no new version)."""
+        ...
+
     def vector_changes(
         self, since: int, *, limit: int
     ) -> list[tuple[int, str, str, str, bytes | None]]:

@@ -293,6 +293,40 @@ class Registry:
             capability_numbers=numbers, integrations=integrations,
         )
 
+    def rebuild_index(self, *, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-derive every artifact's keyword, intent and vector entries from its latest
+        version (after a model or text change), then save the vector snapshot. Returns the
+        number of artifacts reindexed."""
+        total = self.store.count()
+        done = 0
+        offset = 0
+        while True:
+            page = self.store.artifacts(limit=500, offset=offset)
+            if not page:
+                break
+            offset += len(page)
+            for row in page:
+                stored = self.store.latest(row.slug)
+                if stored is None:
+                    continue
+                body = json.loads(stored.passport)["unfragile"]
+                summary = None
+                if stored.source_kind == "manifest":
+                    summary = json.loads(stored.source).get("artifact", {}).get("description")
+                docs = documents_for(body, summary=summary)
+                vectors = None
+                if self.embedder is not None:
+                    embedded = self._embed(docs)
+                    vectors = [(d.cap_id, embedded[d.dense_texts()]) for d in docs]
+                self.store.reindex(row.slug, row.artifact_type, docs, vectors)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+        if self.vectors is not None:
+            self.vectors.sync()
+            self.vectors.save_snapshot()
+        return done
+
     def _embed(self, docs: list[SearchDoc]) -> dict[tuple[str, str], bytes]:
         """Each document's dense vector (the mean of its two texts' embeddings) as float16
         bytes, keyed by its texts; empty without an embedder."""

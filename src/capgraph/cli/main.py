@@ -83,6 +83,9 @@ def serve(obj: _Context, host: str | None, port: int | None, workers: int | None
     if settings.demo and registry.store.count() == 0:
         created, _ = registry.load_demo()
         click.echo(f"loaded {created} demo artifacts", err=True)
+    if registry.vectors is not None:  # workers start from a fresh snapshot, not a full replay
+        registry.vectors.sync()
+        registry.vectors.save_snapshot()
     registry.store.close()
     # Workers rebuild Settings from the environment: hand every resolved value down.
     for name, value in settings.model_dump().items():
@@ -362,6 +365,37 @@ def resolve(obj: _Context, intent: tuple[str, ...], limit: int, artifact_type: s
         click.echo("   invocation:")
         for line in r["invocation"]["snippet"].splitlines():
             click.echo(f"     {line}")
+
+
+@cli.group()
+def index() -> None:
+    """The search indexes (keyword, declared intents, vectors)."""
+
+
+@index.command("rebuild")
+@click.pass_obj
+def index_rebuild(obj: _Context) -> None:
+    """Re-derive every artifact's index entries from its latest version and save the vector
+    snapshot (after a model change, or to speed up the next start)."""
+    registry = obj.registry()
+    with click.progressbar(length=max(1, registry.store.count()), label="reindexing",
+                           file=sys.stderr) as bar:
+        done = registry.rebuild_index(progress=lambda n, total: bar.update(1))
+    click.echo(f"reindexed {done} artifacts")
+
+
+@index.command("status")
+@click.pass_obj
+def index_status(obj: _Context) -> None:
+    """What the indexes hold."""
+    registry = obj.registry()
+    click.echo(f"artifacts {registry.store.count()}")
+    if registry.vectors is None:
+        click.echo("vectors   disabled (CAPGRAPH_EMBEDDER=none)")
+        return
+    registry.vectors.sync()
+    model = registry.embedder.name if registry.embedder else ""
+    click.echo(f"vectors   {len(registry.vectors)} ({model})")
 
 
 cli.add_command(eval_command)

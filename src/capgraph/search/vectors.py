@@ -99,11 +99,11 @@ class VectorIndex:
         with self._lock:
             self.snapshot.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.snapshot.with_suffix(".tmp.npz")
-            live = np.array([k is not None for k in self._keys], dtype=bool)
-            keys = np.array([k if k is not None else ("", "", "") for k in self._keys],
-                            dtype=object).reshape(-1, 3)
-            np.savez(tmp, seq=self._seq, dim=self.dim, matrix=self._matrix[: self._count],
-                     keys=keys.astype(str), live=live)
+            labels = [i for i, k in enumerate(self._keys) if k is not None]  # live rows only
+            keys = np.array([self._keys[i] for i in labels], dtype=str).reshape(-1, 3)
+            np.savez(tmp, seq=self._seq, dim=self.dim,
+                     matrix=self._matrix[labels].astype(np.float16), keys=keys,
+                     live=np.ones(len(labels), dtype=bool))
             tmp.replace(self.snapshot)
 
     def _load_snapshot(self) -> None:

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from capgraph.core import translog
 from capgraph.ports import ApiKeyRecord, ArtifactSummary, StoredVersion, VersionBuilder
+from capgraph.search.documents import SearchDoc
 from capgraph.storage.sqlite import fts_search
 
 __all__ = ["MemoryStore"]
@@ -46,19 +47,7 @@ class MemoryStore:
             ):
                 self._nodes[(level, index)] = digest
             self._leaves.append(new.log_leaf)
-            if new.vectors is not None:
-                rows: list[tuple[str, bytes | None]] = [("", None), *new.vectors]
-                for cap_id, vec in rows:
-                    seq = len(self._vector_log) + 1
-                    self._vector_log.append((seq, slug, cap_id, new.artifact_type, vec))
-            self._intents[slug] = [(i, d.cap_id, new.artifact_type) for d in new.search_docs
-                                   for i in d.declared_intents if i]
-            self._fts.execute("DELETE FROM capability_fts WHERE slug = ?", (slug,))
-            self._fts.executemany(
-                "INSERT INTO capability_fts VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(slug, d.cap_id, new.artifact_type, d.name, d.intents, d.body, d.artifact)
-                 for d in new.search_docs],
-            )
+            self._index(slug, new.artifact_type, new.search_docs, new.vectors)
             stored = StoredVersion(
                 slug=slug, version=len(history) + 1, name=new.name,
                 artifact_type=new.artifact_type, score=new.score,
@@ -70,6 +59,28 @@ class MemoryStore:
             self._integrations[slug] = {s for s in new.integrations if s != slug}
             self._generation += 1
             return stored, True
+
+    def _index(self, slug: str, artifact_type: str, docs: list[SearchDoc],
+               vectors: list[tuple[str, bytes]] | None) -> None:
+        if vectors is not None:
+            rows: list[tuple[str, bytes | None]] = [("", None), *vectors]
+            for cap_id, vec in rows:
+                seq = len(self._vector_log) + 1
+                self._vector_log.append((seq, slug, cap_id, artifact_type, vec))
+        self._intents[slug] = [(i, d.cap_id, artifact_type) for d in docs
+                               for i in d.declared_intents if i]
+        self._fts.execute("DELETE FROM capability_fts WHERE slug = ?", (slug,))
+        self._fts.executemany(
+            "INSERT INTO capability_fts VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(slug, d.cap_id, artifact_type, d.name, d.intents, d.body, d.artifact)
+             for d in docs],
+        )
+
+    def reindex(self, slug: str, artifact_type: str, docs: list[SearchDoc],
+                vectors: list[tuple[str, bytes]] | None) -> None:
+        with self._lock:
+            self._index(slug, artifact_type, docs, vectors)
+            self._generation += 1
 
     def latest(self, slug: str) -> StoredVersion | None:
         with self._lock:

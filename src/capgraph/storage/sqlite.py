@@ -19,6 +19,7 @@ from pathlib import Path
 from capgraph.core import translog
 from capgraph.errors import CapgraphError
 from capgraph.ports import ApiKeyRecord, ArtifactSummary, StoredVersion, VersionBuilder
+from capgraph.search.documents import SearchDoc
 
 __all__ = ["SQLiteStore", "StorageError"]
 
@@ -239,29 +240,7 @@ class SQLiteStore:
                 "latest_version=excluded.latest_version, updated_at=excluded.updated_at",
                 (slug, new.name, new.artifact_type, new.score, number, new.created_at),
             )
-            conn.execute("DELETE FROM capability_intents WHERE slug = ?", (slug,))
-            conn.executemany(
-                "INSERT OR IGNORE INTO capability_intents (intent, slug, cap_id, type) "
-                "VALUES (?, ?, ?, ?)",
-                [(intent, slug, d.cap_id, new.artifact_type) for d in new.search_docs
-                 for intent in d.declared_intents if intent],
-            )
-            conn.execute("DELETE FROM capability_fts WHERE slug = ?", (slug,))
-            conn.executemany(
-                "INSERT INTO capability_fts (slug, cap_id, type, name, intents, body, artifact) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(slug, d.cap_id, new.artifact_type, d.name, d.intents, d.body, d.artifact)
-                 for d in new.search_docs],
-            )
-            if new.vectors is not None:
-                conn.execute(
-                    "INSERT INTO capability_vectors (slug, cap_id, type, vec) VALUES (?,'',?,NULL)",
-                    (slug, new.artifact_type),
-                )
-                conn.executemany(
-                    "INSERT INTO capability_vectors (slug, cap_id, type, vec) VALUES (?,?,?,?)",
-                    [(slug, cap_id, new.artifact_type, vec) for cap_id, vec in new.vectors],
-                )
+            self._index(conn, slug, new.artifact_type, new.search_docs, new.vectors)
             conn.execute("DELETE FROM integrations WHERE src = ?", (slug,))
             conn.executemany(
                 "INSERT OR IGNORE INTO integrations (src, dst) VALUES (?, ?)",
@@ -275,6 +254,40 @@ class SQLiteStore:
                 log_index=log_index,
             )
         return stored, True
+
+
+    @staticmethod
+    def _index(conn: sqlite3.Connection, slug: str, artifact_type: str, docs: list[SearchDoc],
+               vectors: list[tuple[str, bytes]] | None) -> None:
+        """Write an artifact's index entries inside the caller's transaction."""
+        conn.execute("DELETE FROM capability_intents WHERE slug = ?", (slug,))
+        conn.executemany(
+            "INSERT OR IGNORE INTO capability_intents (intent, slug, cap_id, type) "
+            "VALUES (?, ?, ?, ?)",
+            [(intent, slug, d.cap_id, artifact_type) for d in docs
+             for intent in d.declared_intents if intent],
+        )
+        conn.execute("DELETE FROM capability_fts WHERE slug = ?", (slug,))
+        conn.executemany(
+            "INSERT INTO capability_fts (slug, cap_id, type, name, intents, body, artifact) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(slug, d.cap_id, artifact_type, d.name, d.intents, d.body, d.artifact)
+             for d in docs],
+        )
+        if vectors is not None:
+            conn.execute(
+                "INSERT INTO capability_vectors (slug, cap_id, type, vec) VALUES (?,'',?,NULL)",
+                (slug, artifact_type),
+            )
+            conn.executemany(
+                "INSERT INTO capability_vectors (slug, cap_id, type, vec) VALUES (?,?,?,?)",
+                [(slug, cap_id, artifact_type, vec) for cap_id, vec in vectors],
+            )
+
+    def reindex(self, slug: str, artifact_type: str, docs: list[SearchDoc],
+                vectors: list[tuple[str, bytes]] | None) -> None:
+        with self._write() as conn:
+            self._index(conn, slug, artifact_type, docs, vectors)
 
     # -- keyword index -----------------------------------------------------------------------
     def keyword_search(
