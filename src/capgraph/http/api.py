@@ -184,6 +184,12 @@ def log_checkpoint(registry: RegistryDep) -> PlainTextResponse:
     return PlainTextResponse(registry.checkpoint()[1])
 
 
+@router.get("/log/key", tags=["log"], summary="The log's signed-note verifier key",
+            response_class=PlainTextResponse)
+def log_key(registry: RegistryDep) -> PlainTextResponse:
+    return PlainTextResponse(registry.log_verifier().encode() + "\n")
+
+
 @router.get("/log/proof/inclusion", tags=["log"], summary="An inclusion proof")
 def log_inclusion(
     registry: RegistryDep,
