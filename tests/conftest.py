@@ -20,6 +20,11 @@ from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
 from capgraph.storage.sqlite import SQLiteStore
 
+# The suites make thousands of requests from one address; the rate limits have tests of
+# their own that set them low explicitly.
+os.environ.setdefault("CAPGRAPH_RATE_LIMIT_ANONYMOUS", "1000000")
+os.environ.setdefault("CAPGRAPH_RATE_LIMIT_KEY", "1000000")
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CAPGRAPH_SHARED", ROOT.parent / "shared"))
 SEEDS = SHARED / "seeds"

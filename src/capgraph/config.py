@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     demo: bool = False
     log_origin: str | None = None
     embedder: Literal["minilm", "none"] = "minilm"
+    rate_limit_anonymous: int = Field(default=60, ge=1)
+    rate_limit_key: int = Field(default=300, ge=1)
 
     @property
     def database_path(self) -> Path:

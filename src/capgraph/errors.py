@@ -20,6 +20,7 @@ __all__ = [
     "NotFound",
     "ParseError",
     "PayloadTooLarge",
+    "RateLimited",
     "SignatureInvalid",
     "Unauthorized",
     "UnknownKey",
@@ -135,6 +136,17 @@ class UnknownKey(CapgraphError):
 
     code = "unknown-key"
     title = "Unknown signing key"
+
+
+class RateLimited(CapgraphError):
+    """Too many requests from one client; ``retry_after`` seconds until the next is allowed."""
+
+    code = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
 
 
 class SignatureInvalid(CapgraphError):

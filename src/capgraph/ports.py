@@ -19,6 +19,7 @@ __all__ = [
     "ArtifactSummary",
     "Clock",
     "Embedder",
+    "FeedbackRecord",
     "KeyRing",
     "NewVersion",
     "Store",
@@ -89,6 +90,25 @@ class ApiKeyRecord:
     revoked: bool
 
 
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """One outcome report, as stored (the client is a salted hash, never an address)."""
+
+    ref: str  # what it reports on: "resolve:<resolveId>:<slug>" or "match:<matchRecordId>"
+    kind: str  # "resolve" | "match"
+    slug: str
+    cap_id: str
+    intent: str
+    outcome: str  # "success" | "failure"
+    clicked: bool | None
+    source: str | None
+    comment: str | None
+    confidence: float
+    client: str
+    created_at: str
+    intent_vec: bytes | None = None
+
+
 VersionBuilder = Callable[[StoredVersion | None, int], NewVersion | None]
 """Given the latest stored version (or None) and the number the new one would get, return the
 version to append, or None when there is nothing new to store."""
@@ -142,6 +162,40 @@ class Store(Protocol):
     def reindex(self, slug: str, artifact_type: str, docs: list[SearchDoc],
                 vectors: list[tuple[str, bytes]] | None) -> None:
         """Replace an artifact's keyword, intent and vector index entries (no new version)."""
+        ...
+
+    def record_resolve(self, resolve_id: str, intent: str, created_at: str,
+                       items: list[tuple[str, str, float]]) -> None:
+        """Remember what a resolve answered: (slug, capability id, confidence) per entry."""
+        ...
+
+    def resolve_record(self, resolve_id: str, slug: str) -> tuple[str, str, float] | None:
+        """(capability id, intent, confidence) a resolve answered for ``slug``."""
+        ...
+
+    def record_matches(self, rows: list[tuple[str, str, str, str, float, str]]) -> None:
+        """Remember search matches: (match id, slug, capability id, query, score, time)."""
+        ...
+
+    def match_record(self, match_id: str) -> tuple[str, str, str, float] | None:
+        """(slug, capability id, query, score) of a search match."""
+        ...
+
+    def add_feedback(self, record: FeedbackRecord, *, per_client_cap: int, since: str
+                     ) -> tuple[bool, bool]:
+        """Store a report once per ``ref``. Returns (stored, counted): not stored when the ref
+        was reported before; not counted when its client already has ``per_client_cap``
+        counted reports on this artifact since ``since``."""
+        ...
+
+    def counted_feedback(self, slug: str) -> list[tuple[str, str, str, float, str]]:
+        """Counted reports of an artifact: (capability id, outcome, intent, confidence, time)."""
+        ...
+
+    def feedback_changes(self, since: int, *, limit: int
+                         ) -> list[tuple[int, str, str, bytes | None, str]]:
+        """Counted reports after sequence ``since``: (seq, slug, capability id, intent
+        vector, outcome), for the learned ranking."""
         ...
 
     def vector_changes(
@@ -203,6 +257,10 @@ class KeyRing(Protocol):
 
     def secret(self, name: str) -> bytes:
         """A named random secret kept with the keys (owner-only), made on first use."""
+        ...
+
+    def prune_secrets(self, prefix: str, *, keep: int) -> None:
+        """Delete all but the ``keep`` newest secrets named ``prefix*``."""
         ...
 
     def log_key(self, now: datetime, origin: str) -> tuple[SigningKey, str]:

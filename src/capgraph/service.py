@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -17,15 +18,25 @@ from typing import Any
 from urllib.parse import urlparse
 
 from capgraph.core import translog
+from capgraph.core.callback import verify_token
 from capgraph.core.canonical import canonical_bytes
 from capgraph.core.checkpoint import Checkpoint, NoteVerifier, sign_checkpoint
 from capgraph.core.compose import compose_body, iso_ms, rescore
+from capgraph.core.feedback import (
+    CAP_WINDOW,
+    COMMENT_MAX,
+    OUTCOMES,
+    PER_CLIENT_CAP,
+    aggregate,
+)
 from capgraph.core.manifest import Manifest, parse_manifest_text
+from capgraph.core.outcomes import Outcomes, apply_outcomes
 from capgraph.core.passport import Passport, PassportBody, links_for
 from capgraph.core.signing import SigningKey, verify_passport
 from capgraph.core.validation import validate_manifest
 from capgraph.errors import (
     BadRequest,
+    Conflict,
     Finding,
     InvalidManifest,
     InvalidPassport,
@@ -37,6 +48,7 @@ from capgraph.ports import (
     ApiKeyRecord,
     ArtifactSummary,
     Embedder,
+    FeedbackRecord,
     KeyRing,
     NewVersion,
     Store,
@@ -44,6 +56,7 @@ from capgraph.ports import (
 )
 from capgraph.search.documents import SearchDoc, documents_for
 from capgraph.search.engine import SearchEngine
+from capgraph.search.learning import LearnedIndex
 from capgraph.search.resolver import Resolver
 from capgraph.search.results import SearchResult
 from capgraph.search.vectors import VectorIndex
@@ -150,7 +163,9 @@ class Registry:
         self.vectors = (VectorIndex(store, dim=embedder.dim,
                                     snapshot=index_dir / "vectors.npz" if index_dir else None)
                         if embedder is not None else None)
-        self.engine = SearchEngine(store, embedder=embedder, vectors=self.vectors)
+        self.learned = LearnedIndex(store, dim=embedder.dim) if embedder is not None else None
+        self.engine = SearchEngine(store, embedder=embedder, vectors=self.vectors,
+                                   learned=self.learned)
         self._callback_secret: bytes | None = None
         self.resolver = Resolver(store=store, engine=self.engine, secret=self.callback_secret,
                                  now=self._now)
@@ -205,6 +220,9 @@ class Registry:
                 references_out=references_out,
             )
             body = composed.body.to_json()
+            evidence = self.outcomes(slug)
+            if evidence.reports:
+                body = apply_outcomes(body, evidence)
             return self._sign_version(
                 slug=slug, body=body, number=number, now=now, content_hash=content_hash,
                 source_kind="manifest", source=canonical_bytes(manifest.raw).decode(),
@@ -263,7 +281,7 @@ class Registry:
         self, *, slug: str, body: dict[str, Any], number: int, now: datetime, content_hash: str,
         source_kind: str, source: str, provenance: dict[str, str], numbers: dict[str, int],
         integrations: list[str], summary: str | None = None,
-        vectors: dict[tuple[str, str], bytes] | None = None,
+        vectors: dict[tuple[str, str], bytes] | None = None, keep_vectors: bool = False,
     ) -> NewVersion:
         key = self.keys.signing_key(now)
         # A rotation (``capgraph keys rotate``, another process) can land between the caller's
@@ -278,7 +296,7 @@ class Registry:
         signed = Passport(**{**unsigned.__dict__, "signature": signature})
         docs = documents_for(body, summary=summary)
         cap_vectors = None
-        if self.embedder is not None:
+        if self.embedder is not None and not keep_vectors:
             known = vectors or {}
             missing = [d for d in docs if d.dense_texts() not in known]
             known = {**known, **self._embed(missing)}
@@ -390,8 +408,15 @@ class Registry:
     # -- search ------------------------------------------------------------------------------
     def search(self, q: str, *, limit: int = 5, artifact_type: str | None = None
                ) -> SearchResult:
-        """Artifacts whose capabilities match a query, best first (``search/engine.py``)."""
-        return self.engine.search(q, limit=limit, artifact_type=artifact_type)
+        """Artifacts whose capabilities match a query, best first (``search/engine.py``).
+        Each match is remembered under its ``matchRecordId`` so it can be reported on."""
+        result = self.engine.search(q, limit=limit, artifact_type=artifact_type)
+        now = iso_ms(self._now())
+        rows = [(m.match_record_id, m.slug, m.capabilities[0].id if m.capabilities else "",
+                 result.query, m.match_score, now) for m in result.matches]
+        if rows:
+            self.store.record_matches(rows)
+        return result
 
     def callback_secret(self) -> bytes:
         """The HMAC key of callback tokens (kept with the signing keys)."""
@@ -403,9 +428,120 @@ class Registry:
                 risk: str = "default", capability: str | None = None,
                 base_url: str | None = None) -> dict[str, Any]:
         """The best capability for an intent (``search/resolver.py``)."""
-        return self.resolver.resolve(intent, limit=limit, artifact_type=artifact_type,
-                                     risk=risk, capability=capability,
-                                     base_url=base_url or self.public_url)
+        result = self.resolver.resolve(intent, limit=limit, artifact_type=artifact_type,
+                                       risk=risk, capability=capability,
+                                       base_url=base_url or self.public_url)
+        items = [(r["artifact"]["slug"], r["capability"]["id"], r["matchConfidence"])
+                 for r in result["resolved"]]
+        if items:
+            self.store.record_resolve(result["resolveId"], result["intent"],
+                                      result["resolvedAt"], items)
+        return result
+
+    # -- outcomes ----------------------------------------------------------------------------
+    def client_id(self, address: str) -> str:
+        """A salted hash of a client address. The salt changes every day and old salts are
+        deleted after two days, so stored ids cannot be linked back to an address or across
+        days (docs/PRIVACY.md)."""
+        day = self._now().strftime("%Y%m%d")
+        salt = self.keys.secret(f"client-salt-{day}")
+        self.keys.prune_secrets("client-salt-", keep=2)
+        return "ip:" + hmac.new(salt, address.encode(), hashlib.sha256).hexdigest()[:24]
+
+    def feedback(self, payload: Any, *, client: str) -> dict[str, Any]:
+        """Count a reported outcome of a resolve (resolveId, slug, callbackToken) or a search
+        match (matchRecordId); re-issue the artifact's passport with the new evidence.
+
+        Raises ``BadRequest`` (malformed), ``TokenInvalid`` (forged, expired, mismatched
+        token), ``NotFound`` (unknown resolve or match) or ``Conflict`` (already reported):
+        in every one of those cases nothing is counted.
+        """
+        if not isinstance(payload, Mapping):
+            raise BadRequest("expected a JSON object")
+        outcome = payload.get("outcome")
+        if outcome not in OUTCOMES:
+            raise BadRequest("outcome must be 'success' or 'failure'")
+        comment = payload.get("comment")
+        if comment is not None and (not isinstance(comment, str) or len(comment) > COMMENT_MAX):
+            raise BadRequest(f"comment must be a string of at most {COMMENT_MAX} characters")
+        clicked = payload.get("clickedThrough")
+        if clicked is not None and not isinstance(clicked, bool):
+            raise BadRequest("clickedThrough must be true or false")
+        source = payload.get("source")
+        if source is not None and (not isinstance(source, str) or len(source) > 100):
+            raise BadRequest("source must be a string of at most 100 characters")
+        now = self._now()
+        if payload.get("matchRecordId") is not None:
+            match_id = payload["matchRecordId"]
+            if not isinstance(match_id, str) or len(match_id) > 100:
+                raise BadRequest("matchRecordId must be a string")
+            found = self.store.match_record(match_id)
+            if found is None:
+                raise NotFound(f"no search match {match_id!r}")
+            slug, cap_id, intent, confidence = found
+            ref, kind = f"match:{match_id}", "match"
+        else:
+            resolve_id, given_slug, token = (payload.get(k) for k in
+                                             ("resolveId", "slug", "callbackToken"))
+            if not (isinstance(resolve_id, str) and isinstance(given_slug, str)
+                    and isinstance(token, str)
+                    and all(0 < len(v) <= 500 for v in (resolve_id, given_slug, token))):
+                raise BadRequest("a resolve report needs resolveId, slug and callbackToken "
+                                 "(or give matchRecordId for a search match)")
+            slug = given_slug
+            verify_token(self.callback_secret(), token, resolve_id=resolve_id, slug=slug,
+                         now=int(now.timestamp()))
+            record = self.store.resolve_record(resolve_id, slug)
+            if record is None:
+                raise NotFound(f"resolve {resolve_id!r} did not answer with {slug!r}")
+            cap_id, intent, confidence = record
+            ref, kind = f"resolve:{resolve_id}:{slug}", "resolve"
+        vector = None
+        if self.embedder is not None and intent:
+            vector = self.embedder.embed([intent])[0].astype("float16").tobytes()
+        stored, counted = self.store.add_feedback(
+            FeedbackRecord(ref=ref, kind=kind, slug=slug, cap_id=cap_id, intent=intent,
+                           outcome=str(outcome), clicked=clicked, source=source,
+                           comment=comment, confidence=confidence, client=client,
+                           created_at=iso_ms(now), intent_vec=vector),
+            per_client_cap=PER_CLIENT_CAP, since=iso_ms(now - CAP_WINDOW),
+        )
+        if not stored:
+            raise Conflict("this resolve or match has already been reported")
+        version = self.passport(slug).version
+        if counted:
+            version = self._reissue_with_outcomes(slug).version
+        return {"accepted": True, "counted": counted, "slug": slug, "capability": cap_id,
+                "outcome": outcome, "passportVersion": version}
+
+    def outcomes(self, slug: str) -> Outcomes:
+        """The counted evidence about an artifact."""
+        return aggregate(self.store.counted_feedback(slug))
+
+    def _reissue_with_outcomes(self, slug: str) -> StoredVersion:
+        outcomes = self.outcomes(slug)
+
+        def build(latest: StoredVersion | None, number: int) -> NewVersion | None:
+            if latest is None:
+                return None
+            old = json.loads(latest.passport)
+            body = apply_outcomes(old["unfragile"], outcomes)
+            if body == old["unfragile"]:
+                return None
+            provenance = {**old.get("provenance", {}), "trust.observed_outcomes": "observed"}
+            source = json.loads(latest.source) if latest.source_kind == "manifest" else {}
+            summary = source.get("artifact", {}).get("description")
+            integrations = source.get("artifact", {}).get("integrations", [])
+            return self._sign_version(
+                slug=slug, body=body, number=number, now=self._now(),
+                content_hash=latest.content_hash, source_kind=latest.source_kind,
+                source=latest.source, provenance=provenance,
+                numbers=latest.capability_numbers, integrations=list(integrations),
+                summary=summary, keep_vectors=True,
+            )
+
+        stored, _ = self.store.append(slug, build)
+        return stored
 
     # -- transparency log --------------------------------------------------------------------
     def checkpoint(self) -> tuple[Checkpoint, str]:

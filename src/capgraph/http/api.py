@@ -16,6 +16,7 @@ from capgraph.core.taxonomy import ARTIFACT_TYPES
 from capgraph.errors import BadRequest
 from capgraph.http.deps import ApiKey, BaseUrl, RegistryDep, body_hint
 from capgraph.ports import StoredVersion
+from capgraph.service import Registry
 
 __all__ = ["router"]
 
@@ -265,3 +266,36 @@ async def resolve(request: Request, registry: RegistryDep, base: BaseUrl) -> Res
     result = await run_in_threadpool(registry.resolve, intent, limit=limit, artifact_type=kind,
                                      risk=risk, capability=capability, base_url=base)
     return _json(result)
+
+
+feedback_router = APIRouter(prefix="/api")
+
+
+@feedback_router.post("/feedback", tags=["feedback"], summary="Report an outcome",
+                      openapi_extra={"requestBody": {"required": True, "content": {
+                          "application/json": {"schema": {"type": "object", "properties": {
+                              "resolveId": {"type": "string"}, "slug": {"type": "string"},
+                              "callbackToken": {"type": "string"},
+                              "matchRecordId": {"type": "string"},
+                              "outcome": {"type": "string", "enum": ["success", "failure"]},
+                              "clickedThrough": {"type": "boolean"},
+                              "source": {"type": "string", "maxLength": 100},
+                              "comment": {"type": "string", "maxLength": 500},
+                          }, "required": ["outcome"]}}}}})
+async def feedback(request: Request, registry: RegistryDep) -> Response:
+    payload = await _json_body(request)
+    client = await run_in_threadpool(client_of, request, registry)
+    result = await run_in_threadpool(registry.feedback, payload, client=client)
+    return _json(result, 201 if result["counted"] else 202)
+
+
+def client_of(request: Request, registry: Registry) -> str:
+    """Who is reporting: the API key when one is valid, else a salted hash of the address."""
+    secret = request.headers.get("x-api-key")
+    auth = request.headers.get("authorization", "")
+    if not secret and auth.lower().startswith("bearer "):
+        secret = auth[7:].strip()
+    if secret:
+        return "key:" + registry.authenticate(secret).key_id
+    host = request.client.host if request.client else "unknown"
+    return registry.client_id(host)

@@ -13,9 +13,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from capgraph import __version__
 from capgraph.config import Settings
 from capgraph.errors import CapgraphError
-from capgraph.http.api import router
+from capgraph.http.api import feedback_router, router
 from capgraph.http.asgi import BodyLimit, PassportFastPath
 from capgraph.http.problems import PROBLEM_TYPE, problem_body, problem_for
+from capgraph.http.ratelimit import RateLimit
 from capgraph.http.web import web_router
 from capgraph.service import Registry
 
@@ -41,6 +42,7 @@ def create_app(registry: Registry, settings: Settings) -> Any:
     app.state.registry = registry
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(feedback_router)
     app.include_router(web_router())  # last: its /{slug} artifact page is a catch-all
 
     @app.exception_handler(CapgraphError)
@@ -77,4 +79,6 @@ def create_app(registry: Registry, settings: Settings) -> Any:
             instance=request.url.path))
 
     fast = PassportFastPath(app, registry=registry)
-    return BodyLimit(fast, max_bytes=settings.max_body_bytes)
+    limited = BodyLimit(fast, max_bytes=settings.max_body_bytes)
+    return RateLimit(limited, registry=registry, anonymous=settings.rate_limit_anonymous,
+                     keyed=settings.rate_limit_key, processes=settings.workers)

@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any
 
+from capgraph.core.callback import TokenInvalid
 from capgraph.errors import (
     BadRequest,
     CapgraphError,
@@ -15,6 +16,7 @@ from capgraph.errors import (
     NotFound,
     ParseError,
     PayloadTooLarge,
+    RateLimited,
     SignatureInvalid,
     Unauthorized,
     UnknownKey,
@@ -36,6 +38,8 @@ _STATUS: list[tuple[type[CapgraphError], int]] = [
     (InvalidManifest, 422),
     (InvalidPassport, 422),
     (SignatureInvalid, 422),
+    (TokenInvalid, 403),
+    (RateLimited, 429),
     (UnknownKey, 422),
     (StorageError, 503),
 ]

@@ -6,7 +6,8 @@ For each capability found by either index:
     relevance = DENSE_WEIGHT x cosine + (1 - DENSE_WEIGHT) x bm25 / best bm25 of the query
 
 (cosine computed exactly for keyword-only finds; bm25 counts 0 for dense-only finds), plus
-DECLARED_INTENT_BONUS when the query is word for word an intent the capability declares. An
+DECLARED_INTENT_BONUS when the query is word for word an intent the capability declares, plus
+the learned boost from outcomes reported for similar intents (``learning.py``). An
 artifact's rank score is its best capability's relevance + PRIOR_WEIGHT x UnfragileRank / 100:
 the prior only reorders near-ties, so trust never lifts an artifact that does not match.
 Without an embedder, relevance is the keyword part alone. The weights were chosen on the
@@ -24,6 +25,7 @@ from typing import Any
 from capgraph.errors import BadRequest
 from capgraph.ports import Embedder, Store
 from capgraph.search.documents import normalize_intent, query_terms
+from capgraph.search.learning import LearnedIndex
 from capgraph.search.results import ArtifactMatch, CapabilityMatch, SearchResult
 from capgraph.search.vectors import VectorIndex
 
@@ -96,10 +98,13 @@ def check_query(text: str, *, field: str = "q") -> str:
 
 class SearchEngine:
     def __init__(self, store: Store, *, embedder: Embedder | None = None,
-                 vectors: VectorIndex | None = None) -> None:
+                 vectors: VectorIndex | None = None, learned: LearnedIndex | None = None,
+                 ) -> None:
         self.store = store
         self.embedder = embedder
         self.vectors = vectors
+        self.learned = learned
+        self.learning = True
         self._cards: dict[tuple[str, int], Card] = {}
 
     def card(self, slug: str) -> Card | None:
@@ -140,6 +145,9 @@ class SearchEngine:
                                                  artifact_type=artifact_type))
         if declared and self.vectors is not None and self.embedder is not None:
             dense.update(self.vectors.cosines(query, [k for k in declared if k not in dense]))
+        boosts: dict[tuple[str, str], float] = {}
+        if self.learning and self.learned is not None and self.embedder is not None:
+            boosts = self.learned.boosts(query)
         scored: dict[str, list[tuple[str, float, float, float]]] = defaultdict(list)
         for key in keyword.keys() | dense.keys() | declared:
             raw = keyword.get(key, 0.0)
@@ -147,6 +155,7 @@ class SearchEngine:
             relevance = weight * cosine + (1 - weight) * raw / top
             if key in declared:
                 relevance += DECLARED_INTENT_BONUS
+            relevance += boosts.get(key, 0.0)
             scored[key[0]].append((key[1], relevance, raw, cosine))
         out = []
         for slug, caps in scored.items():

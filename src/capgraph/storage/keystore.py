@@ -123,6 +123,13 @@ class FileKeyStore:
                 self._write_private(path, os.urandom(32))
             return path.read_bytes()
 
+    def prune_secrets(self, prefix: str, *, keep: int) -> None:
+        """Delete all but the ``keep`` newest secrets whose name starts with ``prefix``
+        (names sort by date)."""
+        names = sorted(p.name for p in self.directory.glob(f"{prefix}*.secret"))
+        for name in names[:-keep] if keep > 0 else names:
+            (self.directory / name).unlink(missing_ok=True)
+
     def rotate(self, now: datetime) -> SigningKey:
         """Retire the active key (its window closes now) and start a new one."""
         with self._locked():

@@ -7,7 +7,13 @@ import threading
 from dataclasses import replace
 
 from capgraph.core import translog
-from capgraph.ports import ApiKeyRecord, ArtifactSummary, StoredVersion, VersionBuilder
+from capgraph.ports import (
+    ApiKeyRecord,
+    ArtifactSummary,
+    FeedbackRecord,
+    StoredVersion,
+    VersionBuilder,
+)
 from capgraph.search.documents import SearchDoc
 from capgraph.storage.sqlite import fts_search
 
@@ -29,6 +35,9 @@ class MemoryStore:
             "type UNINDEXED, name, intents, body, artifact, tokenize = 'porter unicode61')"
         )
         self._vector_log: list[tuple[int, str, str, str, bytes | None]] = []
+        self._resolves: dict[tuple[str, str], tuple[str, str, float]] = {}
+        self._matches: dict[str, tuple[str, str, str, float]] = {}
+        self._feedback: list[tuple[FeedbackRecord, bool]] = []
         self._intents: dict[str, list[tuple[str, str, str]]] = {}  # slug -> (intent, cap, type)
         self._leaves: list[bytes] = []
         self._nodes: dict[tuple[int, int], bytes] = {}
@@ -137,6 +146,52 @@ class MemoryStore:
             return sorted({(slug, cap) for slug, rows in self._intents.items()
                            for i, cap, kind in rows
                            if i == intent and artifact_type in (None, kind)})
+
+    # -- outcomes ------------------------------------------------------------------------------
+    def record_resolve(self, resolve_id: str, intent: str, created_at: str,
+                       items: list[tuple[str, str, float]]) -> None:
+        with self._lock:
+            for slug, cap, conf in items:
+                self._resolves.setdefault((resolve_id, slug), (cap, intent, conf))
+
+    def resolve_record(self, resolve_id: str, slug: str) -> tuple[str, str, float] | None:
+        with self._lock:
+            return self._resolves.get((resolve_id, slug))
+
+    def record_matches(self, rows: list[tuple[str, str, str, str, float, str]]) -> None:
+        with self._lock:
+            for match_id, slug, cap, query, conf, _ in rows:
+                self._matches.setdefault(match_id, (slug, cap, query, conf))
+
+    def match_record(self, match_id: str) -> tuple[str, str, str, float] | None:
+        with self._lock:
+            return self._matches.get(match_id)
+
+    def add_feedback(self, record: FeedbackRecord, *, per_client_cap: int, since: str
+                     ) -> tuple[bool, bool]:
+        with self._lock:
+            if any(r.ref == record.ref for r, _ in self._feedback):
+                return False, False
+            used = sum(1 for r, counted in self._feedback
+                       if counted and r.client == record.client and r.slug == record.slug
+                       and r.created_at >= since)
+            counted = used < per_client_cap
+            self._feedback.append((record, counted))
+            self._generation += 1
+            return True, counted
+
+    def counted_feedback(self, slug: str) -> list[tuple[str, str, str, float, str]]:
+        with self._lock:
+            return [(r.cap_id, r.outcome, r.intent, r.confidence, r.created_at)
+                    for r, counted in self._feedback if counted and r.slug == slug]
+
+    def feedback_changes(self, since: int, *, limit: int
+                         ) -> list[tuple[int, str, str, bytes | None, str]]:
+        with self._lock:
+            rows = [(seq, r.slug, r.cap_id, r.intent_vec, r.outcome)
+                    for seq, (r, counted) in enumerate(self._feedback, start=1)
+                    if counted and seq > since]
+        return rows[:limit]
 
     def vector_changes(
         self, since: int, *, limit: int

@@ -18,7 +18,13 @@ from pathlib import Path
 
 from capgraph.core import translog
 from capgraph.errors import CapgraphError
-from capgraph.ports import ApiKeyRecord, ArtifactSummary, StoredVersion, VersionBuilder
+from capgraph.ports import (
+    ApiKeyRecord,
+    ArtifactSummary,
+    FeedbackRecord,
+    StoredVersion,
+    VersionBuilder,
+)
 from capgraph.search.documents import SearchDoc
 
 __all__ = ["SQLiteStore", "StorageError"]
@@ -102,6 +108,27 @@ _MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX capability_intents_slug ON capability_intents(slug);
     """,
+    """
+    CREATE TABLE feedback (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        ref TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        slug TEXT NOT NULL,
+        cap_id TEXT NOT NULL,
+        intent TEXT NOT NULL,
+        intent_vec BLOB,
+        outcome TEXT NOT NULL,
+        clicked INTEGER,
+        source TEXT,
+        comment TEXT,
+        confidence REAL NOT NULL,
+        client TEXT NOT NULL,
+        counted INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX feedback_slug ON feedback(slug, counted);
+    CREATE INDEX feedback_client ON feedback(client, slug, created_at);
+    """,
 ]
 
 
@@ -130,6 +157,27 @@ def fts_search(
     return [(str(r[0]), str(r[1]), float(r[2])) for r in conn.execute(sql, args).fetchall()]
 
 
+_EVENTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events.resolves (
+    resolve_id TEXT NOT NULL,
+    slug TEXT NOT NULL,
+    cap_id TEXT NOT NULL,
+    intent TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (resolve_id, slug)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events.matches (
+    match_id TEXT PRIMARY KEY,
+    slug TEXT NOT NULL,
+    cap_id TEXT NOT NULL,
+    query TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    created_at TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+
 class StorageError(CapgraphError):
     """The database could not be read or written."""
 
@@ -140,6 +188,7 @@ class StorageError(CapgraphError):
 class SQLiteStore:
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000) -> None:
         self.path = Path(path)
+        self.events_path = self.path.with_name(self.path.stem + "-events.db")
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -158,6 +207,13 @@ class SQLiteStore:
             # a rewritten log). NORMAL survives a killed process but not a lost OS.
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+            # Resolve and search-match records: one per request, so they live in a database
+            # of their own that commits without an fsync (a lost record only means a late
+            # report about it is refused). Reports themselves go to the main database.
+            conn.execute("ATTACH DATABASE ? AS events", (str(self.events_path),))
+            conn.execute("PRAGMA events.journal_mode = WAL")
+            conn.execute("PRAGMA events.synchronous = NORMAL")
+            conn.executescript(_EVENTS_SCHEMA)
             self._local.conn = conn
             with self._all_lock:
                 self._all.append(conn)
@@ -303,6 +359,86 @@ class SQLiteStore:
             sql += " AND type = ?"
             args.append(artifact_type)
         return [(str(r[0]), str(r[1])) for r in self._conn().execute(sql, args).fetchall()]
+
+    # -- outcomes ------------------------------------------------------------------------------
+    def record_resolve(self, resolve_id: str, intent: str, created_at: str,
+                       items: list[tuple[str, str, float]]) -> None:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT OR IGNORE INTO events.resolves (resolve_id, slug, cap_id, intent, "
+                "confidence, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(resolve_id, slug, cap, intent, conf, created_at) for slug, cap, conf in items],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def resolve_record(self, resolve_id: str, slug: str) -> tuple[str, str, float] | None:
+        row = self._conn().execute(
+            "SELECT cap_id, intent, confidence FROM events.resolves "
+            "WHERE resolve_id = ? AND slug = ?", (resolve_id, slug),
+        ).fetchone()
+        return (str(row[0]), str(row[1]), float(row[2])) if row else None
+
+    def record_matches(self, rows: list[tuple[str, str, str, str, float, str]]) -> None:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT OR IGNORE INTO events.matches (match_id, slug, cap_id, query, "
+                "confidence, created_at) VALUES (?, ?, ?, ?, ?, ?)", rows,
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def match_record(self, match_id: str) -> tuple[str, str, str, float] | None:
+        row = self._conn().execute(
+            "SELECT slug, cap_id, query, confidence FROM events.matches WHERE match_id = ?",
+            (match_id,),
+        ).fetchone()
+        return (str(row[0]), str(row[1]), str(row[2]), float(row[3])) if row else None
+
+    def add_feedback(self, record: FeedbackRecord, *, per_client_cap: int, since: str
+                     ) -> tuple[bool, bool]:
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM feedback WHERE ref = ?", (record.ref,)).fetchone():
+                return False, False
+            used = conn.execute(
+                "SELECT count(*) FROM feedback WHERE client = ? AND slug = ? AND counted = 1 "
+                "AND created_at >= ?", (record.client, record.slug, since),
+            ).fetchone()[0]
+            counted = int(used) < per_client_cap
+            conn.execute(
+                "INSERT INTO feedback (ref, kind, slug, cap_id, intent, intent_vec, outcome, "
+                "clicked, source, comment, confidence, client, counted, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.ref, record.kind, record.slug, record.cap_id, record.intent,
+                 record.intent_vec, record.outcome, record.clicked, record.source,
+                 record.comment, record.confidence, record.client, int(counted),
+                 record.created_at),
+            )
+        return True, counted
+
+    def counted_feedback(self, slug: str) -> list[tuple[str, str, str, float, str]]:
+        rows = self._conn().execute(
+            "SELECT cap_id, outcome, intent, confidence, created_at FROM feedback "
+            "WHERE slug = ? AND counted = 1 ORDER BY seq", (slug,),
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2]), float(r[3]), str(r[4])) for r in rows]
+
+    def feedback_changes(self, since: int, *, limit: int
+                         ) -> list[tuple[int, str, str, bytes | None, str]]:
+        rows = self._conn().execute(
+            "SELECT seq, slug, cap_id, intent_vec, outcome FROM feedback "
+            "WHERE seq > ? AND counted = 1 ORDER BY seq LIMIT ?", (since, limit),
+        ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else bytes(r[3]),
+                 str(r[4])) for r in rows]
 
     def vector_changes(
         self, since: int, *, limit: int

@@ -1,0 +1,109 @@
+"""Per-client rate limits on every endpoint: a token bucket per client and process.
+
+A client is its API key when the request carries a valid one (``rate_limit_key`` requests a
+minute), else its address (``rate_limit_anonymous``). With N server processes each process
+allows 1/N of the limit: the kernel spreads connections over the processes, so the whole
+service allows about the configured rate. Over the limit: 429 problem+json with Retry-After.
+Addresses are only held in memory, for a minute, and never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from typing import Any
+
+from capgraph.http.problems import PROBLEM_TYPE, problem_body
+from capgraph.service import Registry
+
+__all__ = ["RateLimit"]
+
+Scope = dict[str, Any]
+
+
+class _Bucket:
+    __slots__ = ("tokens", "updated")
+
+    def __init__(self, capacity: float, now: float) -> None:
+        self.tokens = capacity
+        self.updated = now
+
+
+class RateLimit:
+    def __init__(self, app: Any, *, registry: Registry, anonymous: int, keyed: int,
+                 processes: int = 1, clock: Any = time.monotonic) -> None:
+        self.app = app
+        self.registry = registry
+        self.anonymous = max(1.0, anonymous / processes)
+        self.keyed = max(1.0, keyed / processes)
+        self._clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+        self._keys: dict[str, tuple[bool, float]] = {}  # secret hash -> (valid, checked at)
+        self._lock = threading.Lock()
+
+    def _valid_key(self, secret: str, now: float) -> str | None:
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        cached = self._keys.get(digest)
+        if cached is None or now - cached[1] > 60:
+            valid = self.registry.store.api_key_by_hash(digest)
+            cached = (valid is not None and not valid.revoked, now)
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            self._keys[digest] = cached
+        return "key:" + digest[:16] if cached[0] else None
+
+    def _client(self, scope: Scope, now: float) -> tuple[str, float]:
+        secret = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-api-key":
+                secret = value.decode("latin-1").strip()
+            elif name == b"authorization" and secret is None:
+                text = value.decode("latin-1")
+                if text.lower().startswith("bearer "):
+                    secret = text[7:].strip()
+        if secret:
+            key = self._valid_key(secret, now)
+            if key is not None:
+                return key, self.keyed
+        client = scope.get("client") or ("unknown", 0)
+        return "ip:" + str(client[0]), self.anonymous
+
+    def _take(self, client: str, capacity: float, now: float) -> float:
+        """0 when the request may go, else seconds until it may."""
+        with self._lock:
+            bucket = self._buckets.get(client)
+            if bucket is None:
+                if len(self._buckets) > 100_000:
+                    self._buckets.clear()
+                bucket = self._buckets[client] = _Bucket(capacity, now)
+            rate = capacity / 60.0
+            bucket.tokens = min(capacity, bucket.tokens + (now - bucket.updated) * rate)
+            bucket.updated = now
+            if bucket.tokens >= 1:
+                bucket.tokens -= 1
+                return 0.0
+            return (1 - bucket.tokens) / rate
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        now = self._clock()
+        client, capacity = self._client(scope, now)
+        wait = self._take(client, capacity, now)
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        retry = max(1, math.ceil(wait))
+        body = problem_body(status=429, code="rate-limited", title="Too many requests",
+                            detail=f"rate limit of {capacity * 1:.0f} requests a minute "
+                                   f"reached; retry in {retry} s", instance=scope.get("path"),
+                            retry_after=retry)
+        await send({"type": "http.response.start", "status": 429, "headers": [
+            (b"content-type", PROBLEM_TYPE.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(retry).encode()),
+        ]})
+        await send({"type": "http.response.body", "body": body})
