@@ -22,6 +22,7 @@ from capgraph.core.callback import verify_token
 from capgraph.core.canonical import canonical_bytes
 from capgraph.core.checkpoint import Checkpoint, NoteVerifier, sign_checkpoint
 from capgraph.core.compose import compose_body, iso_ms, rescore
+from capgraph.core.explain_score import explain_score
 from capgraph.core.feedback import (
     CAP_WINDOW,
     COMMENT_MAX,
@@ -438,6 +439,18 @@ class Registry:
                                       result["resolvedAt"], items)
         return result
 
+    def score_breakdown(self, slug: str, *, version: int | None = None) -> dict[str, Any]:
+        """Each component's value, weight, contribution and how it was reached."""
+        stored = self.passport(slug, version=version)
+        passport = json.loads(stored.passport)
+        manifest = None
+        if stored.source_kind == "manifest":
+            manifest, _ = validate_manifest(json.loads(stored.source))
+        origin = passport.get("provenance", {}).get("source")
+        out = explain_score(passport["unfragile"], manifest=manifest, imported_from=origin)
+        out.update({"slug": slug, "version": stored.version})
+        return out
+
     # -- outcomes ----------------------------------------------------------------------------
     def client_id(self, address: str) -> str:
         """A salted hash of a client address. The salt changes every day and old salts are
@@ -519,11 +532,13 @@ class Registry:
         return aggregate(self.store.counted_feedback(slug))
 
     def _reissue_with_outcomes(self, slug: str) -> StoredVersion:
-        outcomes = self.outcomes(slug)
-
         def build(latest: StoredVersion | None, number: int) -> NewVersion | None:
             if latest is None:
                 return None
+            # Read the evidence inside the write transaction: read before it, a report counted
+            # meanwhile (another thread or process) would be dropped from the passport signed
+            # here, after the other report's re-issue had already included it.
+            outcomes = self.outcomes(slug)
             old = json.loads(latest.passport)
             body = apply_outcomes(old["unfragile"], outcomes)
             if body == old["unfragile"]:

@@ -43,10 +43,12 @@ def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
                             registry_name="capgraph-eval", public_url="http://eval.invalid",
                             embedder=embedder)
         version = datetime.now(UTC).strftime("%Y-%m")
+        slug_of: dict[str, str] = {}  # corpus slug -> the registry's (lower-cased, cleaned)
         for entry in entries:
-            registry.import_passport(
-                {"passport": {"unfragile": body_from_entry(entry, version=version)}},
-                summary=entry.get("description") or None)
+            body = body_from_entry(entry, version=version)
+            slug_of[str(entry["slug"])] = body["artifact"]["slug"]
+            registry.import_passport({"passport": {"unfragile": body}},
+                                     summary=entry.get("description") or None)
         sums: dict[str, float] = {}
         cap_sums: dict[str, float] = {}
         cap_n = 0
@@ -59,7 +61,7 @@ def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
                 text = q["query"][:500].ljust(2)
                 result = registry.search(text, limit=10)
                 ranked = [m.slug for m in result.matches]
-                relevant = set(q["relevant"])
+                relevant = {slug_of.get(s, s) for s in q["relevant"]}
                 for k, v in metrics_at(ranked, relevant).items():
                     sums[k] = sums.get(k, 0.0) + v
                 start = time.perf_counter()
@@ -77,8 +79,9 @@ def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
                     cap_n += 1
                     cap_ranked = [f"{m.slug}#{c.name}" for m in result.matches
                                   for c in m.capabilities]
-                    for k, v in metrics_at(cap_ranked,
-                                           set(q["relevant_capabilities"])).items():
+                    labels = [c.partition("#") for c in q["relevant_capabilities"]]
+                    relevant_caps = {f"{slug_of.get(s, s)}#{name}" for s, _, name in labels}
+                    for k, v in metrics_at(cap_ranked, relevant_caps).items():
                         cap_sums[k] = cap_sums.get(k, 0.0) + v
     n = max(1, len(rows))
     latencies.sort()

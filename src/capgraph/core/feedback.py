@@ -12,6 +12,7 @@ Rules (each one a test):
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
@@ -59,9 +60,13 @@ def aggregate(rows: Sequence[tuple[str, str, str, float, str]]) -> Outcomes:
 def max_rank_shift(artifact_type: str, *, prior_reports: int = 0, prior_successes: int = 0
                    ) -> float:
     """The most one client can move an artifact's UnfragileRank within one cap window, in
-    points: PER_CLIENT_CAP extra successes on top of the evidence already counted."""
+    points: PER_CLIENT_CAP extra successes on top of the evidence already counted.
+
+    The served score is an integer and match_graph is published rounded to 0.01, so the
+    bound adds both roundings (up to 0.01 on the component, then up to the next whole point):
+    without them one client could move a score one point further than this promises."""
     a, b = MATCH_GRAPH_PRIOR
     weight = WEIGHTS.get(artifact_type, {}).get("match_graph", 0.25)
     before = (a + prior_successes) / (a + b + prior_reports)
     after = (a + prior_successes + PER_CLIENT_CAP) / (a + b + prior_reports + PER_CLIENT_CAP)
-    return 100 * weight * (after - before)
+    return float(math.ceil(100 * weight * (after - before + 0.01) - 1e-9))

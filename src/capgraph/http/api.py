@@ -129,6 +129,13 @@ def get_artifact(slug: str, registry: RegistryDep, base: BaseUrl) -> Response:
     })
 
 
+@router.get("/artifacts/{slug}/score", tags=["trust"],
+            summary="How the UnfragileRank was reached, component by component")
+def score_breakdown(slug: str, registry: RegistryDep,
+                    version: int | None = Query(default=None, ge=1)) -> Response:
+    return _json(registry.score_breakdown(slug, version=version))
+
+
 @router.get("/artifacts/{slug}/versions", tags=["artifacts"], summary="Every stored version")
 def list_versions(slug: str, registry: RegistryDep, base: BaseUrl) -> Response:
     return _json({"slug": slug,

@@ -4,7 +4,8 @@ A client is its API key when the request carries a valid one (``rate_limit_key``
 minute), else its address (``rate_limit_anonymous``). With N server processes each process
 allows 1/N of the limit: the kernel spreads connections over the processes, so the whole
 service allows about the configured rate. Over the limit: 429 problem+json with Retry-After.
-Addresses are only held in memory, for a minute, and never stored.
+Addresses are only held in memory and never stored: a bucket idle for a minute is full again,
+so it is dropped at the next request (buckets are kept in order of last use).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import math
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 from capgraph.http.problems import PROBLEM_TYPE, problem_body
@@ -21,6 +23,7 @@ from capgraph.service import Registry
 __all__ = ["RateLimit"]
 
 Scope = dict[str, Any]
+IDLE_SECONDS = 60.0  # a bucket refills completely in a minute: forgetting it changes nothing
 
 
 class _Bucket:
@@ -39,7 +42,7 @@ class RateLimit:
         self.anonymous = max(1.0, anonymous / processes)
         self.keyed = max(1.0, keyed / processes)
         self._clock = clock
-        self._buckets: dict[str, _Bucket] = {}
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()  # least recently used first
         self._keys: dict[str, tuple[bool, float]] = {}  # secret hash -> (valid, checked at)
         self._lock = threading.Lock()
 
@@ -73,8 +76,15 @@ class RateLimit:
     def _take(self, client: str, capacity: float, now: float) -> float:
         """0 when the request may go, else seconds until it may."""
         with self._lock:
+            while self._buckets:
+                oldest = next(iter(self._buckets.values()))
+                if now - oldest.updated <= IDLE_SECONDS:
+                    break
+                self._buckets.popitem(last=False)
             bucket = self._buckets.get(client)
-            if bucket is None:
+            if bucket is not None:
+                self._buckets.move_to_end(client)
+            else:
                 if len(self._buckets) > 100_000:
                     self._buckets.clear()
                 bucket = self._buckets[client] = _Bucket(capacity, now)

@@ -5,7 +5,7 @@ Risk postures are gates applied before ranking (documented in docs/RESOLVE.md):
 - ``default``: anything not archived;
 - ``production``: active, quality >= 0.5, UnfragileRank >= 25;
 - ``enterprise``: production, quality >= 0.6, and data access risk not high unless verified;
-- ``strict``: active, verified, quality >= 0.7, data access risk low or moderate.
+- ``strict``: production, verified, quality >= 0.7, data access risk low or moderate.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def passes(posture: str, card: Card) -> bool:
         return production
     if posture == "enterprise":
         return production and quality >= 0.6 and (risk != "high" or verified)
-    return status == "active" and verified and quality >= 0.7 and risk in ("low", "moderate")
+    # Strict is the narrowest posture: it keeps production's rank floor too.
+    return production and verified and quality >= 0.7 and risk in ("low", "moderate")
 
 
 @dataclass(frozen=True)
@@ -85,18 +86,29 @@ class Resolver:
 
     def rank(self, intent: str, capability: str | None, artifact_type: str | None,
                risk: str) -> list[_Pick]:
-        query = intent if not capability or capability.startswith("capability://") \
-            else f"{capability} {intent}"
+        uri = capability if capability and capability.startswith("capability://") else None
+        if uri is None:
+            query = f"{capability} {intent}" if capability else intent
+            return self._picks(query, None, artifact_type, risk)
+        # An exact URI names a capability: find it by the URI's own words too (the intent
+        # alone may not retrieve it). Otherwise the URI is a prefix: only capabilities under
+        # it, at a segment boundary, are kept.
+        words = uri.removeprefix("capability://").replace(".", " ")
+        exact = self._picks(f"{words} {intent}", lambda u: u == uri, artifact_type, risk)
+        if exact:
+            return exact
+        prefix = uri.rstrip(".") + "."
+        return self._picks(intent, lambda u: u.startswith(prefix), artifact_type, risk)
+
+    def _picks(self, query: str, keep: Callable[[str], bool] | None,
+               artifact_type: str | None, risk: str) -> list[_Pick]:
         picks = []
         for cand in self.engine.candidates(query, artifact_type=artifact_type):
             if not passes(risk, cand.card):
                 continue
             for cap_id, rel in cand.caps:
                 cap = cand.card.capability(cap_id)
-                if cap is None:
-                    continue
-                if capability and capability.startswith("capability://") \
-                        and not cap["uri"].startswith(capability):
+                if cap is None or (keep is not None and not keep(cap["uri"])):
                     continue
                 picks.append(_Pick(cand, cap, cand.rank_score - cand.relevance + rel))
                 break
@@ -129,11 +141,15 @@ class Resolver:
         now = self._now()
         confidence = self.calibrator.confidence(self.features(intent, picks)) if picks else 0.0
         resolved = []
-        confident = bool(picks) and confidence >= self.calibrator.threshold
+        # A capability named by its exact URI is the answer whatever the intent's wording.
+        exact = bool(picks) and picks[0].cap["uri"] == capability
+        confident = bool(picks) and (exact or confidence >= self.calibrator.threshold)
         if confident:
+            conf = confidence
             for i, pick in enumerate(picks[:limit]):
-                conf = confidence if i == 0 else self.calibrator.confidence(
-                    self.features(intent, picks[i:]))
+                if i:  # judged against the top answer, never above the one ranked before it
+                    conf = min(conf, self.calibrator.confidence(
+                        self.features(intent, [pick, picks[0]])))
                 resolved.append(self._answer(intent, pick, picks, i, conf, resolve_id, now,
                                              base_url))
         out: dict[str, Any] = {
@@ -187,7 +203,9 @@ class Resolver:
                 slug=card.slug, artifact_type=card.type, url=card.body["artifact"]["url"],
                 execution=self._execution(card.slug, card.version),
                 requires=pick.cap["requires"]).to_json(),
-            "trust": {"verified": card.verified, **passport},
+            # The signed passport object as stored: any member added here would be covered by
+            # no signature and break verification (``verified`` is in its body's trust).
+            "trust": passport,
             "alternatives": [self._alternative(p, pick) for p in picks[i + 1:i + 4]],
             "matchConfidence": round(conf, 4),
             "lastVerified": passport.get("signedAt"),
