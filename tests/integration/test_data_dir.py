@@ -105,7 +105,7 @@ def test_every_command_uses_capgraph_data_dir_and_never_prints_the_key(
 
     def cli(*args: str, check: bool = True) -> CliResult:
         result = invoke(data, *args, check=check, env=env)
-        ran.add(" ".join(args[:2]) if args[0] == "keys" else args[0])
+        ran.add(" ".join(args[:2]) if args[0] in ("keys", "index") else args[0])
         outputs.extend([result.stdout, result.stderr])
         return result
 
@@ -124,6 +124,9 @@ def test_every_command_uses_capgraph_data_dir_and_never_prints_the_key(
     assert cli("search", "postcode", "lookup", check=False).returncode in (0, 1)
     assert cli("resolve", "look up a postcode", check=False).returncode in (0, 1)
     assert " new, " in cli("demo").stdout
+    assert "reindexed" in cli("index", "rebuild").stdout
+    assert (data / "index" / "vectors.npz").exists()
+    assert "artifacts" in cli("index", "status").stdout
     jwks = json.loads(cli("keys", "jwks").stdout)
     old_kid = envelope["passport"]["keyId"]
     assert old_kid in {k["kid"] for k in jwks["keys"]}

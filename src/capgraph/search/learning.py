@@ -55,9 +55,10 @@ class LearnedIndex:
                         grown[: self._count] = self._vectors[: self._count]
                         self._vectors = grown
                     self._vectors[self._count] = np.frombuffer(vec, np.float16)
-                    self._count += 1
                     self._keys.append((slug, cap_id))
                     self._success.append(outcome == "success")
+                    # Last: ``boosts`` reads without the lock and trusts _count entries.
+                    self._count += 1
             self._generation = generation
 
     def boosts(self, query: np.ndarray) -> dict[tuple[str, str], float]:

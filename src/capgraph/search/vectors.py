@@ -25,6 +25,15 @@ log = logging.getLogger(__name__)
 ANN_THRESHOLD = 20_000
 
 
+def _dots(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Each row's dot product with ``vector``, computed the same way wherever the row sits.
+    A matrix product's blocking rounds a row's result differently by its position, so two
+    identical capabilities (a mirror, a fork) would tie or not depending on where their rows
+    landed: a restart or a rebuild moves rows and flipped the order of such ties."""
+    out: np.ndarray = (rows * vector).sum(axis=1)
+    return out
+
+
 class VectorIndex:
     def __init__(self, store: Store, *, dim: int, snapshot: Path | None = None,
                  ann_threshold: int = ANN_THRESHOLD) -> None:
@@ -141,7 +150,7 @@ class VectorIndex:
                     labels[(slug, cap_id)] = label
         if not labels:
             return {}
-        rows = self._matrix[list(labels.values())] @ vector
+        rows = _dots(self._matrix[list(labels.values())], vector)
         return {k: float(v) for k, v in zip(labels, rows, strict=True)}
 
     def __len__(self) -> int:
@@ -165,8 +174,10 @@ class VectorIndex:
             scores = np.where(alive, scores, -2.0)
             top = min(want, self._count)
             idx = np.argpartition(-scores, top - 1)[:top]
-            idx = idx[np.argsort(-scores[idx])]
-            pairs = [(int(i), float(scores[i])) for i in idx if scores[i] > -2.0]
+            idx = idx[scores[idx] > -2.0]
+            exact = _dots(self._matrix[idx], vector)  # the selection's scores, position-free
+            order = np.argsort(-exact, kind="stable")
+            pairs = [(int(idx[i]), float(exact[i])) for i in order]
         out = []
         for label, cosine in pairs:
             key = self._keys[label]

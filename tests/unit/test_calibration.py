@@ -1,0 +1,84 @@
+"""matchConfidence (search/calibration.py): the logistic fit recovers known coefficients, and
+the shipped model is a probability that moves the right way with each feature."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from capgraph.search.calibration import FEATURES, Calibrator, fit_logistic
+
+
+def _synthetic(n: int, weights: dict[str, float], bias: float, seed: int = 7
+               ) -> tuple[list[dict[str, float]], list[bool]]:
+    rng = np.random.default_rng(seed)
+    rows = [{"lead": float(rng.normal()), "coverage": float(rng.uniform()),
+             "dense": float(rng.normal(0.5, 0.2))} for _ in range(n)]
+    labels = []
+    for row in rows:
+        z = bias + sum(w * row[k] for k, w in weights.items())
+        labels.append(bool(rng.uniform() < 1 / (1 + math.exp(-z))))
+    return rows, labels
+
+
+def test_fit_logistic_recovers_known_coefficients() -> None:
+    truth = {"lead": 2.0, "coverage": -1.5, "dense": 3.0}
+    rows, labels = _synthetic(20_000, truth, bias=-1.0)
+    weights, bias = fit_logistic(rows, labels, names=list(truth))
+    assert set(weights) == set(truth)
+    for name, value in truth.items():
+        assert weights[name] == pytest.approx(value, abs=0.15), (name, weights)
+    assert bias == pytest.approx(-1.0, abs=0.15)
+
+
+def test_fit_logistic_stays_finite_when_a_feature_separates_the_labels() -> None:
+    rows = [{"lead": x} for x in (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)]
+    weights, bias = fit_logistic(rows, [False, False, False, True, True, True], names=["lead"])
+    assert math.isfinite(weights["lead"]) and weights["lead"] > 1
+    assert math.isfinite(bias)
+
+
+def test_a_fitted_model_predicts_its_own_training_rate() -> None:
+    rows, labels = _synthetic(5_000, {"lead": 1.0, "coverage": 0.0, "dense": 0.0}, bias=0.3)
+    weights, bias = fit_logistic(rows, labels, names=["lead"])
+    model = Calibrator(weights=weights, bias=bias, threshold=0.5)
+    mean = sum(model.confidence(r) for r in rows) / len(rows)
+    assert mean == pytest.approx(sum(labels) / len(labels), abs=0.01)  # MLE matches the mean
+
+
+def test_the_shipped_model_loads_with_every_feature() -> None:
+    model = Calibrator.load()
+    assert set(model.weights) == set(FEATURES)
+    assert 0 < model.threshold < 1
+    assert all(math.isfinite(w) for w in model.weights.values()) and math.isfinite(model.bias)
+
+
+@pytest.mark.parametrize("name", FEATURES)
+def test_confidence_moves_with_each_feature_by_the_sign_of_its_weight(name: str) -> None:
+    model = Calibrator.load()
+    base = {"coverage": 0.5, "lead": 0.05, "strength": 0.4, "dense": 0.5, "dense_lead": 0.05}
+    values = [model.confidence({**base, name: x}) for x in np.linspace(-0.5, 1.5, 21)]
+    assert all(0 < v < 1 for v in values)
+    weight = model.weights[name]
+    pairs = list(itertools.pairwise(values))
+    if weight > 0:
+        assert all(b > a for a, b in pairs)
+    elif weight < 0:
+        assert all(b < a for a, b in pairs)
+
+
+def test_confidence_is_monotone_in_every_positive_feature_of_a_made_up_model() -> None:
+    model = Calibrator(weights={"lead": 4.0, "coverage": 1.0, "dense": -2.0}, bias=-1.0,
+                       threshold=0.3)
+    assert model.confidence({}) == pytest.approx(1 / (1 + math.exp(1.0)))
+    grid = np.linspace(0, 1, 11)
+    for name in ("lead", "coverage"):
+        values = [model.confidence({"lead": 0.2, "coverage": 0.2, "dense": 0.2, name: x})
+                  for x in grid]
+        assert values == sorted(values) and len(set(values)) == len(values)
+    assert model.confidence({"lead": 1e6}) == pytest.approx(1.0, abs=1e-12)
+    assert 0 < model.confidence({"lead": -1e6}) < 1e-12  # clamped, never an overflow
+    assert model.confidence({"unknown": 99.0}) == model.confidence({})
