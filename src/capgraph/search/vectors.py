@@ -47,6 +47,8 @@ class VectorIndex:
         self._keys: list[tuple[str, str, str] | None] = []  # label -> (slug, cap_id, type)
         self._by_slug: dict[str, list[int]] = {}
         self._matrix = np.zeros((0, dim), dtype=np.float32)
+        self._alive = np.zeros(0, dtype=bool)  # label -> still present
+        self._live = 0
         self._count = 0
         self._ann: Any = None
         self._load_snapshot()
@@ -71,6 +73,8 @@ class VectorIndex:
         if vec is None:  # reset marker: the artifact's earlier vectors are gone
             for label in self._by_slug.pop(slug, []):
                 self._keys[label] = None
+                self._alive[label] = False
+                self._live -= 1
                 if self._ann is not None:
                     self._ann.remove(label)
             return
@@ -82,8 +86,13 @@ class VectorIndex:
             grown = np.zeros((max(1024, 2 * len(self._matrix)), self.dim), dtype=np.float32)
             grown[: self._count] = self._matrix[: self._count]
             self._matrix = grown
+            alive = np.zeros(len(grown), dtype=bool)
+            alive[: self._count] = self._alive[: self._count]
+            self._alive = alive
         self._matrix[self._count] = vector
+        self._alive[self._count] = True
         self._count += 1
+        self._live += 1
         if self._ann is not None:
             self._ann.add(label, vector)
         elif self._count >= self.ann_threshold:
@@ -130,6 +139,8 @@ class VectorIndex:
         self._count = len(self._matrix)
         self._keys = [tuple(k) if ok else None for k, ok in zip(keys.tolist(), live.tolist(),
                                                                  strict=True)]
+        self._alive = np.array([k is not None for k in self._keys], dtype=bool)
+        self._live = int(self._alive.sum())
         for label, key in enumerate(self._keys):
             if key is not None:
                 self._by_slug.setdefault(key[0], []).append(label)
@@ -154,7 +165,7 @@ class VectorIndex:
         return {k: float(v) for k, v in zip(labels, rows, strict=True)}
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._by_slug.values())
+        return self._live
 
     def query(self, vector: np.ndarray, *, k: int, artifact_type: str | None = None
               ) -> list[tuple[str, str, float]]:
@@ -170,8 +181,7 @@ class VectorIndex:
                      for label, dist in zip(found.keys, found.distances, strict=True)]
         else:
             scores = self._matrix[: self._count] @ vector
-            alive = np.array([key is not None for key in self._keys], dtype=bool)
-            scores = np.where(alive, scores, -2.0)
+            scores = np.where(self._alive[: self._count], scores, -2.0)
             top = min(want, self._count)
             idx = np.argpartition(-scores, top - 1)[:top]
             idx = idx[scores[idx] > -2.0]
