@@ -37,7 +37,7 @@ PROBLEM_TYPE = "application/problem+json"
 KNOWN_CODES = {
     "bad-request", "parse-error", "unauthorized", "not-found", "method-not-allowed", "conflict",
     "payload-too-large", "invalid-manifest", "invalid-passport", "signature-invalid",
-    "unknown-key", "http-error",
+    "unknown-key", "http-error", "token-invalid", "rate-limited",
 }  # fmt: skip
 
 _DESCRIPTION = (
