@@ -9,7 +9,8 @@
 #   SEEDS=../shared/seeds   VARIANTS="" (space-separated extra capgraph configurations, run
 #   with uvicorn directly, 2 workers each: httptools-uvloop (= what serve picks), h11, asyncio,
 #   and the what-if patches of bench/server_variants.py: coalesce, gencache, both)
-#   QUIET=0.25: before each round, wait (up to 120 s) until the machine is at most this busy.
+#   QUIET=0.25 QUIET_WAIT=60: before each round, wait up to QUIET_WAIT s until the whole
+#   machine is at most QUIET busy (other processes), then measure anyway.
 # Needs nginx and wrk: installed from Debian (apt-get) when missing.
 #
 # wrk runs on the same 2 cores as the server: every number here is "server + load generator
@@ -30,7 +31,11 @@ ROUNDS=${ROUNDS:-2}
 SEEDS=${SEEDS:-$ROOT/../shared/seeds}
 VARIANTS=${VARIANTS:-}
 QUIET=${QUIET:-0.25}
+QUIET_WAIT=${QUIET_WAIT:-60}
 SLUG=qwen-qwen3-coder
+# The per-client rate limit (60 requests a minute by default) would answer wrk with 429s: lift
+# it for every server this script starts. Everything else is the default configuration.
+export CAPGRAPH_RATE_LIMIT_ANONYMOUS=${CAPGRAPH_RATE_LIMIT_ANONYMOUS:-1000000000}
 PASSPORT_PATH=/api/v1/passport/$SLUG
 
 install_tools() {
@@ -130,8 +135,8 @@ for v in $VARIANTS; do
     PROCS[uvicorn-$v]=2; PGID[uvicorn-$v]=$LAST_PGID
 done
 
-for label in capgraph-2 capgraph-1; do "${HELPER[@]}" wait "${URL[$label]}"; done
-for v in $VARIANTS; do "${HELPER[@]}" wait "${URL[uvicorn-$v]}"; done
+for label in capgraph-2 capgraph-1; do "${HELPER[@]}" wait "${URL[$label]}" --timeout 300; done
+for v in $VARIANTS; do "${HELPER[@]}" wait "${URL[uvicorn-$v]}" --timeout 300; done
 mkdir -p "$WORK/www${PASSPORT_PATH%/*}"
 "${HELPER[@]}" fetch "${URL[capgraph-2]}" "$WORK/www$PASSPORT_PATH"
 chmod -R a+rX "$WORK/www"
@@ -180,7 +185,7 @@ for label in "${ORDER[@]}"; do urls+=("${URL[$label]}"); done
 echo "== wrk"
 for round in $(seq 1 "$ROUNDS"); do
     echo "round $round"
-    "${HELPER[@]}" quiet --max-busy "$QUIET" --timeout 120
+    "${HELPER[@]}" quiet --max-busy "$QUIET" --timeout "$QUIET_WAIT"
     for label in "${ORDER[@]}"; do
         "${HELPER[@]}" run --label "$label" --kind "${KIND[$label]}" --processes \
             "${PROCS[$label]}" --round "$round" --url "${URL[$label]}" --pgid "${PGID[$label]}" \

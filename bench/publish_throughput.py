@@ -2,18 +2,26 @@
 
 Variants are made in memory from the bundled demo manifests (src/capgraph/demo/manifests) by
 changing the slug and the description, so every publish stores a new artifact; nothing is
-written outside a temporary directory. Three passes per store, each timed on its own:
+written outside a temporary directory. For each store (SQLite through
+``capgraph.bootstrap.build_registry(Settings(data_dir=tmp))``, and a ``MemoryStore`` registry)
+and each embedder setting (``none``: storage, signing and indexing only; ``minilm``: the default,
+which embeds every capability on publish), two passes are timed:
 
-* ``new``: N first publishes (parse, validate, compose, canonicalise, sign, store);
+* ``new``: N first publishes (parse, validate, compose, embed, canonicalise, sign, store);
 * ``identical``: the same N texts again: content hash equal to the latest, nothing stored;
-* the SQLite/Memory ratio for both.
 
-Usage: .venv/bin/python bench/publish_throughput.py [-n 2000] [--format json|yaml] [--json OUT]
+plus the SQLite/Memory ratio, and the mean time of the first and last 10% of the new
+publishes (a per-publish cost that grows with the registry shows up there), and the process CPU
+time per publish (less disturbed than wall time when other processes share the cores).
+
+Usage: .venv/bin/python bench/publish_throughput.py [-n 1000] [--n-embed 60]
+           [--embedder none|minilm|both] [--format json|yaml] [--json OUT]
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import platform
 import statistics
@@ -26,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from capgraph.bootstrap import build_registry
+from capgraph.bootstrap import build_embedder, build_registry
 from capgraph.config import Settings
 from capgraph.core.manifest import parse_manifest_text
 from capgraph.service import Registry
@@ -62,6 +70,7 @@ def variants(n: int, fmt: str) -> list[str]:
 def timed_publish(registry: Registry, texts: list[str], hint: str) -> dict[str, Any]:
     created = 0
     per_call: list[float] = []
+    cpu_start = time.process_time()
     start = time.perf_counter()
     for text in texts:
         t0 = time.perf_counter()
@@ -69,63 +78,94 @@ def timed_publish(registry: Registry, texts: list[str], hint: str) -> dict[str, 
         per_call.append(time.perf_counter() - t0)
         created += result.created
     elapsed = time.perf_counter() - start
-    per_call.sort()
+    cpu = time.process_time() - cpu_start
+    tenth = max(1, len(per_call) // 10)
+    first, last = per_call[:tenth], per_call[-tenth:]
+    ordered = sorted(per_call)
     return {
         "count": len(texts),
         "created": created,
         "seconds": round(elapsed, 4),
         "per_second": round(len(texts) / elapsed, 1),
-        "median_ms": round(statistics.median(per_call) * 1e3, 3),
-        "p99_ms": round(per_call[min(len(per_call) - 1, int(len(per_call) * 0.99))] * 1e3, 3),
+        "cpu_ms_per_publish": round(cpu / len(texts) * 1e3, 3),
+        "median_ms": round(statistics.median(ordered) * 1e3, 3),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3, 3),
+        "first10_mean_ms": round(statistics.fmean(first) * 1e3, 3),
+        "last10_mean_ms": round(statistics.fmean(last) * 1e3, 3),
     }
 
 
-def run(n: int, fmt: str) -> dict[str, Any]:
+def memory_registry(keys_dir: Path, embedder: Any) -> Registry:
+    """A Registry on a MemoryStore, otherwise configured like build_registry's."""
+    wanted = {"store": MemoryStore(), "keys": FileKeyStore(keys_dir), "embedder": embedder,
+              "registry_name": "capgraph", "public_url": "http://127.0.0.1:8000"}
+    accepted = inspect.signature(Registry).parameters
+    return Registry(**{k: v for k, v in wanted.items() if k in accepted})
+
+
+def run_one(store: str, embedder_name: str, embedder: Any, n: int, fmt: str,
+            tmp: Path) -> dict[str, Any]:
     texts = variants(n, fmt)
     hint = "json" if fmt == "json" else "yaml"
-    results: dict[str, Any] = {}
+    folder = tmp / f"{store}-{embedder_name}"
+    if store == "sqlite":
+        registry = build_registry(Settings(data_dir=folder, embedder=embedder_name),
+                                  embedder=embedder)
+    else:
+        registry = memory_registry(folder / "keys", embedder)
+    registry.jwks()  # create the signing key outside the timed region
+    registry.publish(variants(1, fmt)[0].replace("-bench-000000", "-warmup"), hint=hint)
+    new = timed_publish(registry, texts, hint)
+    same = timed_publish(registry, texts, hint)
+    assert new["created"] == n, f"{store}: expected {n} new versions, got {new['created']}"
+    assert same["created"] == 0, f"{store}: identical re-publish stored something"
+    registry.store.close()
+    return {"store": store, "embedder": embedder_name, "new": new, "identical": same}
+
+
+def run(n: int, n_embed: int, embedders: list[str], fmt: str) -> dict[str, Any]:
+    results: dict[str, Any] = {"runs": [], "ratio_sqlite_over_memory": {}}
     with tempfile.TemporaryDirectory(prefix="capgraph-bench-") as tmp:
-        sqlite_registry = build_registry(Settings(data_dir=Path(tmp) / "sqlite"))
-        memory_registry = Registry(
-            store=MemoryStore(), keys=FileKeyStore(Path(tmp) / "memory" / "keys"),
-            registry_name="capgraph", public_url="http://127.0.0.1:8000",
-        )
-        for name, registry in (("sqlite", sqlite_registry), ("memory", memory_registry)):
-            registry.jwks()  # create the signing key outside the timed region
-            registry.publish(variants(1, fmt)[0].replace("-bench-000000", "-warmup"), hint=hint)
-            new = timed_publish(registry, texts, hint)
-            same = timed_publish(registry, texts, hint)
-            assert new["created"] == n, f"{name}: expected {n} new versions, got {new['created']}"
-            assert same["created"] == 0, f"{name}: identical re-publish stored something"
-            results[name] = {"new": new, "identical": same}
-        sqlite_registry.store.close()
-    results["ratio_sqlite_over_memory"] = {
-        "new": round(results["sqlite"]["new"]["per_second"]
-                     / results["memory"]["new"]["per_second"], 3),
-        "identical": round(results["sqlite"]["identical"]["per_second"]
-                           / results["memory"]["identical"]["per_second"], 3),
-    }
+        for name in embedders:
+            embedder = build_embedder(Settings(data_dir=Path(tmp), embedder=name))
+            count = n if name == "none" else n_embed
+            by_store = {store: run_one(store, name, embedder, count, fmt, Path(tmp))
+                        for store in ("sqlite", "memory")}
+            results["runs"].extend(by_store.values())
+            results["ratio_sqlite_over_memory"][name] = {
+                kind: round(by_store["sqlite"][kind]["per_second"]
+                            / by_store["memory"][kind]["per_second"], 3)
+                for kind in ("new", "identical")
+            }
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=2000, help="manifests per pass")
+    parser.add_argument("-n", type=int, default=1000, help="manifests per pass, no embedder")
+    parser.add_argument("--n-embed", type=int, default=60,
+                        help="manifests per pass with the MiniLM embedder")
+    parser.add_argument("--embedder", choices=("none", "minilm", "both"), default="both")
     parser.add_argument("--format", choices=("json", "yaml"), default="json")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args()
-    results = run(args.n, args.format)
-    results["config"] = {"n": args.n, "format": args.format, "python": platform.python_version()}
-    print(f"publish throughput, {args.n} manifests ({args.format}), python "
-          f"{platform.python_version()}")
-    print(f"{'store':8} {'pass':10} {'manifests/s':>12} {'median ms':>10} {'p99 ms':>8}")
-    for store in ("sqlite", "memory"):
+    embedders = ["none", "minilm"] if args.embedder == "both" else [args.embedder]
+    results = run(args.n, args.n_embed, embedders, args.format)
+    results["config"] = {"n": args.n, "n_embed": args.n_embed, "format": args.format,
+                         "python": platform.python_version()}
+    print(f"publish throughput ({args.format} manifests), python {platform.python_version()}")
+    print(f"{'store':7} {'embedder':8} {'pass':9} {'N':>5} {'manifests/s':>11} "
+          f"{'median ms':>9} {'p99 ms':>8} {'first10% ms':>11} {'last10% ms':>10} {'cpu ms/op':>9}")
+    for r in results["runs"]:
         for kind in ("new", "identical"):
-            r = results[store][kind]
-            print(f"{store:8} {kind:10} {r['per_second']:>12} {r['median_ms']:>10} "
-                  f"{r['p99_ms']:>8}")
-    ratio = results["ratio_sqlite_over_memory"]
-    print(f"ratio sqlite/memory: new {ratio['new']}, identical {ratio['identical']}")
+            x = r[kind]
+            print(f"{r['store']:7} {r['embedder']:8} {kind:9} {x['count']:>5} "
+                  f"{x['per_second']:>11} {x['median_ms']:>9} {x['p99_ms']:>8} "
+                  f"{x['first10_mean_ms']:>11} {x['last10_mean_ms']:>10} "
+                  f"{x['cpu_ms_per_publish']:>9}")
+    for name, ratio in results["ratio_sqlite_over_memory"].items():
+        print(f"ratio sqlite/memory (embedder {name}): new {ratio['new']}, "
+              f"identical {ratio['identical']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -146,9 +146,14 @@ def run(args: argparse.Namespace) -> None:
     output, wrk_cpu, wall = wrk(args.url, args.threads, args.conns, args.duration)
     busy = busy_cpu_seconds() - busy_before
     server_cpu = group_cpu_seconds(args.pgid) - server_before
-    other_cpu = max(0.0, busy - server_cpu - wrk_cpu)  # other processes and the kernel
+    # The rest of the busy time: other processes, and kernel work not charged to a process
+    # (part of the loopback TCP processing runs in softirq context).
+    other_cpu = max(0.0, busy - server_cpu - wrk_cpu)
     result = parse_wrk(output)
+    requests = result["requests"] or 1
     result.update(
+        server_cpu_us_per_request=round(server_cpu / requests * 1e6, 1),
+        wrk_cpu_us_per_request=round(wrk_cpu / requests * 1e6, 1),
         label=args.label, kind=args.kind, processes=args.processes, round=args.round,
         url=args.url, threads=args.threads, conns=args.conns, duration=args.duration,
         wall_s=round(wall, 2), server_cpu_s=round(server_cpu, 2), wrk_cpu_s=round(wrk_cpu, 2),
@@ -161,7 +166,8 @@ def run(args: argparse.Namespace) -> None:
         handle.write(json.dumps(result) + "\n")
     print(f"  {args.label:34} {result['rps']:>10.0f} req/s  p50 {result['p50_ms']:.2f} ms  "
           f"p99 {result['p99_ms']:.2f} ms  cpu s: server {server_cpu:.1f} wrk {wrk_cpu:.1f} "
-          f"other {other_cpu:.1f} in {wall:.1f} s wall")
+          f"rest {other_cpu:.1f} in {wall:.1f} s wall; server "
+          f"{result['server_cpu_us_per_request']:.0f} us CPU/request")
 
 
 def report(args: argparse.Namespace) -> None:
@@ -182,13 +188,18 @@ def report(args: argparse.Namespace) -> None:
             "server_cpu_s": round(statistics.median(r["server_cpu_s"] for r in runs), 1),
             "wrk_cpu_s": round(statistics.median(r["wrk_cpu_s"] for r in runs), 1),
             "other_cpu_s": round(statistics.median(r["other_cpu_s"] for r in runs), 1),
+            "server_cpu_us_per_request": round(statistics.median(
+                r["server_cpu_us_per_request"] for r in runs), 1),
+            "non_2xx": sum(r["non_2xx"] for r in runs),
             "wall_s": round(statistics.median(r["wall_s"] for r in runs), 1),
         }
-    print(f"\n{'server':34} {'proc':>4} {'req/s (median)':>14} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'server cpu s':>12} {'wrk cpu s':>9} {'other cpu s':>11}  all rounds")
+    print(f"\n{'server':26} {'proc':>4} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'CPU s: server':>13} {'wrk':>5} {'rest':>5} {'us CPU/req':>10}  req/s of each round")
     for label, s in summary.items():
-        print(f"{label:34} {s['processes']:>4} {s['rps']:>14} {s['p50_ms']:>7} {s['p99_ms']:>7} "
-              f"{s['server_cpu_s']:>12} {s['wrk_cpu_s']:>9} {s['other_cpu_s']:>11}  {s['rps_all']}")
+        flag = f"  INVALID: {s['non_2xx']} non-2xx answers" if s["non_2xx"] else ""
+        print(f"{label:26} {s['processes']:>4} {s['rps']:>7} {s['p50_ms']:>7} {s['p99_ms']:>7} "
+              f"{s['server_cpu_s']:>13} {s['wrk_cpu_s']:>5} {s['other_cpu_s']:>5} "
+              f"{s['server_cpu_us_per_request']:>10}  {s['rps_all']}{flag}")
     ratios: dict[str, float] = {}
     for label, s in summary.items():
         if s["kind"] == "nginx":
@@ -197,6 +208,8 @@ def report(args: argparse.Namespace) -> None:
                     if n["kind"] == "nginx" and n["processes"] == s["processes"]), None)
         if ref:
             ratios[f"{label} / nginx ({s['processes']} proc)"] = round(s["rps"] / ref["rps"], 3)
+            ratios[f"{label} / nginx ({s['processes']} proc), server CPU per request"] = round(
+                s["server_cpu_us_per_request"] / ref["server_cpu_us_per_request"], 2)
     print()
     for name, value in ratios.items():
         print(f"ratio {name}: {value}")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run every foundation benchmark; results go to bench/out/ (gitignored): one .txt with what
-# was printed and one .json per benchmark, plus machine.txt.
+# Run every foundation benchmark (publish, sign/verify, FTS delete scaling, passport req/s).
+# Results go to bench/out/ (gitignored): what was printed (.txt) and the numbers (.json) for
+# each benchmark, plus machine.txt.
 #
 # Usage: bash bench/run_all.sh        (or: make bench)
 # Environment: N_PUBLISH=2000 N_SIGN=3000, and passport_rps.sh's THREADS CONNS DURATION
@@ -33,6 +34,11 @@ echo
 echo "### bench/sign_verify.py"
 "$PY" bench/sign_verify.py -n "${N_SIGN:-3000}" --json "$OUT/sign_verify.json" \
     | tee "$OUT/sign_verify.txt"
+
+echo
+echo "### bench/fts_delete_scaling.py"
+"$PY" bench/fts_delete_scaling.py --json "$OUT/fts_delete_scaling.json" \
+    | tee "$OUT/fts_delete_scaling.txt"
 
 echo
 echo "### bench/passport_rps.sh"
