@@ -22,8 +22,9 @@ $(UV):
 setup: .venv/.synced ## Create .venv with the locked dependencies
 
 serve: setup ## Start the service on 127.0.0.1:8000 with demo data (and the seeds, if ../shared is here)
+	.venv/bin/capgraph --data-dir "$(DATA_DIR)" demo
 	@if [ -n "$(SEEDS)" ]; then .venv/bin/capgraph --data-dir "$(DATA_DIR)" import $(SEEDS); fi
-	.venv/bin/capgraph --data-dir "$(DATA_DIR)" serve --demo
+	.venv/bin/capgraph --data-dir "$(DATA_DIR)" serve
 
 test: setup ## Run the whole test suite
 	.venv/bin/pytest -q
