@@ -12,19 +12,16 @@ import argparse
 import json
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval" / "metatool"
 sys.path.insert(0, str(ROOT / "src"))
 
+from capgraph.cli.evaluate import load_corpus  # noqa: E402
 from capgraph.search.calibration import FEATURES, Calibrator, fit_logistic  # noqa: E402
-from capgraph.search.corpus import body_from_entry, ece  # noqa: E402
+from capgraph.search.corpus import ece  # noqa: E402
 from capgraph.search.embedding import MiniLMEmbedder  # noqa: E402
-from capgraph.service import Registry  # noqa: E402
-from capgraph.storage.keystore import FileKeyStore  # noqa: E402
-from capgraph.storage.memory import MemoryStore  # noqa: E402
 
 
 def main() -> None:
@@ -38,14 +35,7 @@ def main() -> None:
     step = max(1, len(queries) // args.sample)
     queries = queries[::step][: args.sample]
     with tempfile.TemporaryDirectory() as keys:
-        registry = Registry(store=MemoryStore(), keys=FileKeyStore(Path(keys)),
-                            registry_name="calibrate", public_url="http://eval.invalid",
-                            embedder=MiniLMEmbedder(threads=2))
-        version = datetime.now(UTC).strftime("%Y-%m")
-        for entry in corpus:
-            registry.import_passport(
-                {"passport": {"unfragile": body_from_entry(entry, version=version)}},
-                summary=entry.get("description") or None)
+        registry, _ = load_corpus(corpus, keys_dir=Path(keys), embedder=MiniLMEmbedder(threads=2))
         resolver = registry.resolver
         rows, labels = [], []
         for q in queries:

@@ -13,7 +13,6 @@ import argparse
 import json
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval" / "metatool"
 sys.path.insert(0, str(ROOT / "src"))
 
-from capgraph.search.corpus import body_from_entry, metrics_at  # noqa: E402
+from capgraph.cli.evaluate import load_corpus  # noqa: E402
+from capgraph.search.corpus import metrics_at  # noqa: E402
 from capgraph.search.documents import query_terms  # noqa: E402
 from capgraph.search.embedding import MiniLMEmbedder  # noqa: E402
-from capgraph.service import Registry  # noqa: E402
-from capgraph.storage.keystore import FileKeyStore  # noqa: E402
-from capgraph.storage.memory import MemoryStore  # noqa: E402
 
 
 def main() -> None:
@@ -41,14 +38,7 @@ def main() -> None:
     queries = queries[::step][: args.sample]
     embedder = MiniLMEmbedder(threads=2)
     with tempfile.TemporaryDirectory() as keys:
-        registry = Registry(store=MemoryStore(), keys=FileKeyStore(Path(keys)),
-                            registry_name="tune", public_url="http://eval.invalid",
-                            embedder=embedder)
-        version = datetime.now(UTC).strftime("%Y-%m")
-        for entry in corpus:
-            registry.import_passport(
-                {"passport": {"unfragile": body_from_entry(entry, version=version)}},
-                summary=entry.get("description") or None)
+        registry, _ = load_corpus(corpus, keys_dir=Path(keys), embedder=embedder)
         assert registry.vectors is not None
         registry.vectors.sync()
         slugs = sorted({k[0] for k in registry.vectors._keys if k})

@@ -21,12 +21,29 @@ from capgraph.service import Registry
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
 
-__all__ = ["eval_command", "evaluate"]
+__all__ = ["eval_command", "evaluate", "load_corpus"]
 
 
 def _load_jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def load_corpus(entries: list[dict[str, Any]], *, keys_dir: Path,
+                embedder: Embedder | None) -> tuple[Registry, dict[str, str]]:
+    """A fresh in-memory registry holding a corpus; also maps corpus slugs to the registry's
+    (lower-cased, cleaned) slugs. Used by ``capgraph eval`` and the tuning scripts."""
+    registry = Registry(store=MemoryStore(), keys=FileKeyStore(keys_dir),
+                        registry_name="capgraph-eval", public_url="http://eval.invalid",
+                        embedder=embedder)
+    version = datetime.now(UTC).strftime("%Y-%m")
+    slug_of: dict[str, str] = {}
+    for entry in entries:
+        body = body_from_entry(entry, version=version)
+        slug_of[str(entry["slug"])] = body["artifact"]["slug"]
+        registry.import_passport({"passport": {"unfragile": body}},
+                                 summary=entry.get("description") or None)
+    return registry, slug_of
 
 
 def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
@@ -39,16 +56,7 @@ def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
         step = len(rows) / sample
         rows = [rows[int(i * step)] for i in range(sample)]
     with tempfile.TemporaryDirectory() as keys:
-        registry = Registry(store=MemoryStore(), keys=FileKeyStore(Path(keys)),
-                            registry_name="capgraph-eval", public_url="http://eval.invalid",
-                            embedder=embedder)
-        version = datetime.now(UTC).strftime("%Y-%m")
-        slug_of: dict[str, str] = {}  # corpus slug -> the registry's (lower-cased, cleaned)
-        for entry in entries:
-            body = body_from_entry(entry, version=version)
-            slug_of[str(entry["slug"])] = body["artifact"]["slug"]
-            registry.import_passport({"passport": {"unfragile": body}},
-                                     summary=entry.get("description") or None)
+        registry, slug_of = load_corpus(entries, keys_dir=Path(keys), embedder=embedder)
         sums: dict[str, float] = {}
         cap_sums: dict[str, float] = {}
         cap_n = 0
