@@ -11,26 +11,35 @@ unless --keep. The phases are subcommands so a long build can run in the backgro
 
     .venv/bin/python bench/scale_search.py all [--keep] [--json bench/out/scale_search.json]
     .venv/bin/python bench/scale_search.py embed-base --data DIR  # 1. embed the base texts
+    .venv/bin/python bench/scale_search.py embed-sample --data DIR # publish-path embed cost
     .venv/bin/python bench/scale_search.py build --data DIR       # 2. passports, FTS, vectors
     .venv/bin/python bench/scale_search.py index --data DIR       # 3. vector log -> snapshot
     .venv/bin/python bench/scale_search.py query --data DIR       # 4. fresh process: latency
+    .venv/bin/python bench/scale_search.py query --short 4 ...    #    intent-length queries
     .venv/bin/python bench/scale_search.py ann --data DIR         # 4b. HNSW saved + mmapped
     .venv/bin/python bench/scale_search.py publish --data DIR     # 5. writes at full size
 
 How the corpus is made (and why it is not 1,000,000 independent embeddings): on this shared
-2-core machine MiniLM int8 embeds ~50-60 summaries/s under the usual load (~400/s on an idle
-machine, LIMITS.md), so embedding the 2,000,000 texts capgraph's publish path would embed (two
-per capability) takes 3-10 hours. Instead ``--base`` distinct real summaries (default 32,000)
+2-core machine MiniLM int8 embedded 45 summaries/s under load average 5-9, and the publish
+path's own ``Registry._embed`` (two texts per capability) costs ~16 ms per capability even at
+load ~1.5: 4.5 hours for 1,000,000. Instead ``--base`` distinct real summaries (default 32,000)
 are embedded once with the project's embedder (cached in DATA/base-*.npy), and every capability
 is composed from them: capability c of artifact a takes base summary m_c as its name source,
 intent and description, padded with the next member's summary (and the one after, until the
 description has >= 100 characters); its vector is the mean of the embeddings of exactly those
 summaries (capgraph's own vectors are also a mean of two text embeddings). So every vector is
-a real-text vector consistent with its capability's text, and no two capabilities share one.
-Artifacts are 10 consecutive items of a seeded permutation of the base, a new permutation for
-each pass over it. Term document frequencies are those of the PyPI summaries (the base is a
-uniform sample), but the vocabulary is the base's: query words absent from it match nothing.
-Queries are other summaries of the same file, held out of the base.
+a real-text vector consistent with its capability's text. Artifacts are 10 consecutive items
+of a seeded permutation of the base, a new permutation for each pass over it, so each base
+summary recurs in ~2 x 1M / base capabilities: near-ties in vector search (the ``ann`` phase
+reports the score gap beside recall). Term document frequencies are those of the PyPI
+summaries (the base is a uniform sample), but the vocabulary is the base's: query words absent
+from it match nothing. Queries are other summaries of the same file, held out of the base.
+
+How the registry is written (``build``): every artifact goes through
+``Registry.import_passport`` (no embedder). The first ``--exact-first`` exactly as in
+production; the rest with ``--txn`` publishes per transaction and ``rfc8785.dumps`` replaced by
+a checked equivalent (see ``install_fast_canonical``). The vector log is then bulk-inserted in
+the store's own row format.
 """
 
 from __future__ import annotations
@@ -269,9 +278,12 @@ _FTS_DELETE = "DELETE FROM capability_fts WHERE slug = ?"
 
 
 class _BulkConn:
-    """The store's connection, minus the one statement that makes a bulk load quadratic:
-    ``DELETE FROM capability_fts WHERE slug = ?`` (slug is an UNINDEXED FTS5 column, so it
-    scans every row; for a new slug it deletes nothing). Everything else passes through."""
+    """The store's connection, minus the one statement that made a bulk load quadratic in the
+    src this was first run against: ``DELETE FROM capability_fts WHERE slug = ?`` (slug is an
+    UNINDEXED FTS5 column, so it scans every row; for a new slug it deletes nothing). Since
+    SQLiteStore deletes by rowid through ``capability_fts_rows`` the statement no longer
+    occurs and nothing is skipped (``fts_deletes_skipped`` is then 0). Everything else passes
+    through."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._c = conn
