@@ -147,11 +147,17 @@ class Store(Protocol):
         """A number that changes whenever any process commits a write (for caches)."""
         ...
 
-    def keyword_search(
-        self, terms: list[str], *, limit: int, artifact_type: str | None = None
-    ) -> list[tuple[str, str, float]]:
-        """BM25 over the latest versions' capability documents: (slug, capability id, score),
-        best first, higher is better. Any one term may match."""
+    def latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int]]:
+        """(latest version, UnfragileRank) of each stored artifact among ``slugs``, in one
+        read: what ranking needs of a candidate without loading its passport."""
+        ...
+
+    def keyword_changes(
+        self, since: int, *, limit: int
+    ) -> list[tuple[int, str, str, str, str, str, str, str]]:
+        """Keyword-log rows after sequence ``since``: (seq, slug, capability id, artifact
+        type, name, intents, body, artifact text); an empty capability id means "drop this
+        artifact's documents" (see ``search/keyword.py``)."""
         ...
 
     def intent_matches(self, intent: str, *, artifact_type: str | None = None

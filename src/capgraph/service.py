@@ -57,6 +57,7 @@ from capgraph.ports import (
 )
 from capgraph.search.documents import SearchDoc, documents_for
 from capgraph.search.engine import SearchEngine
+from capgraph.search.keyword import KeywordIndex
 from capgraph.search.learning import LearnedIndex
 from capgraph.search.resolver import Resolver
 from capgraph.search.results import SearchResult
@@ -165,8 +166,9 @@ class Registry:
                                     snapshot=index_dir / "vectors.npz" if index_dir else None)
                         if embedder is not None else None)
         self.learned = LearnedIndex(store, dim=embedder.dim) if embedder is not None else None
-        self.engine = SearchEngine(store, embedder=embedder, vectors=self.vectors,
-                                   learned=self.learned)
+        self.keywords = KeywordIndex(store, path=index_dir / "keyword" if index_dir else None)
+        self.engine = SearchEngine(store, keywords=self.keywords, embedder=embedder,
+                                   vectors=self.vectors, learned=self.learned)
         self._callback_secret: bytes | None = None
         self.resolver = Resolver(store=store, engine=self.engine, secret=self.callback_secret,
                                  now=self._now)
@@ -234,6 +236,10 @@ class Registry:
         stored, created = self.store.append(slug, build)
         if created:
             log.info("published %s version %d", slug, stored.version)
+            try:  # the publisher brings the shared keyword index up to date, not a reader
+                self.keywords.sync()
+            except Exception:  # the version is stored: the next search applies it instead
+                log.exception("keyword index update after publishing %s failed", slug)
         return PublishResult(stored, created, findings)
 
     def import_passport(self, document: Mapping[str, Any], *, summary: str | None = None
@@ -341,6 +347,7 @@ class Registry:
                 done += 1
                 if progress is not None:
                     progress(done, total)
+        self.keywords.rebuild()
         if self.vectors is not None:
             self.vectors.sync()
             self.vectors.save_snapshot()

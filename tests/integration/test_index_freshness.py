@@ -80,7 +80,7 @@ def test_a_publish_is_searchable_at_once_in_process(tmp_path: Path) -> None:
         registry.publish(to_yaml(savanna("savanna-local")))
         top = registry.search("count the stripes on a zebra").matches[0]
         assert (top.slug, top.capabilities[0].name) == ("savanna-local", "zebra stripe counting")
-        assert "savanna-local" not in {s for s, _, _ in registry.store.keyword_search(
+        assert "savanna-local" not in {s for s, _, _ in registry.keywords.search(
             query_terms(DENSE_ONLY), limit=500)}
         assert registry.search(DENSE_ONLY).matches[0].slug == "savanna-local"  # dense, fresh
         answer = registry.resolve("tell zebras apart by their stripes")
@@ -177,6 +177,24 @@ def test_a_republish_with_a_changed_capability_drops_the_old_one(
     assert ("savanna-cli", "zebra stripe counting") in offered
 
 
+def same_ranking(a: dict[str, list[tuple[Any, ...]]], b: dict[str, list[tuple[Any, ...]]]
+                 ) -> bool:
+    """The same artifacts and capabilities in the same order, scores within 0.01. A rebuilt
+    keyword index holds only current documents, while an updated one still counts replaced
+    documents in its BM25 statistics until its segments merge (docs/RESOLVE.md), so a score
+    may move in the third decimal; nothing may change place."""
+    def ids(r: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        return [(m[0], tuple(c[0] for c in m[2])) for m in r]
+
+    def scores(r: list[tuple[Any, ...]]) -> list[float]:
+        return [x for m in r for x in (m[1], *(c[1] for c in m[2]))]
+
+    return a.keys() == b.keys() and all(
+        ids(a[q]) == ids(b[q])
+        and all(abs(x - y) <= 0.01 for x, y in zip(scores(a[q]), scores(b[q]), strict=True))
+        for q in a)
+
+
 def test_index_rebuild_gives_identical_results_even_without_the_snapshot(
         live: Live, data_dir: Path) -> None:
     def cli_search(q: str) -> list[tuple[Any, ...]]:
@@ -192,14 +210,16 @@ def test_index_rebuild_gives_identical_results_even_without_the_snapshot(
     assert "reindexed" in out.stdout
     snapshot = data_dir / "index" / "vectors.npz"
     assert snapshot.exists()
-    assert {q: cli_search(q) for q in QUERIES[:3]} == cli_before
-    assert live.snapshot() == server_before  # the running server followed the rebuild
+    cli_rebuilt = {q: cli_search(q) for q in QUERIES[:3]}
+    assert same_ranking(cli_rebuilt, cli_before)
+    server_rebuilt = live.snapshot()
+    assert same_ranking(server_rebuilt, server_before)  # the running server followed it
 
     snapshot.unlink()
     out = invoke(data_dir, "index", "rebuild")
     assert "reindexed" in out.stdout and snapshot.exists()
-    assert {q: cli_search(q) for q in QUERIES[:3]} == cli_before
-    assert live.snapshot() == server_before
+    assert {q: cli_search(q) for q in QUERIES[:3]} == cli_rebuilt  # exactly, this time
+    assert live.snapshot() == server_rebuilt
     assert invoke(data_dir, "index", "status").stdout == status
 
 

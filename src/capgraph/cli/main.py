@@ -83,6 +83,7 @@ def serve(obj: _Context, host: str | None, port: int | None, workers: int | None
     if settings.demo and registry.store.count() == 0:
         created, _ = registry.load_demo()
         click.echo(f"loaded {created} demo artifacts", err=True)
+    registry.keywords.sync()  # the shared keyword index is current before workers read it
     if registry.vectors is not None:  # workers start from a fresh snapshot, not a full replay
         registry.vectors.sync()
         registry.vectors.save_snapshot()
@@ -390,6 +391,7 @@ def index_status(obj: _Context) -> None:
     """What the indexes hold."""
     registry = obj.registry()
     click.echo(f"artifacts {registry.store.count()}")
+    click.echo(f"keywords  {len(registry.keywords)} (tantivy BM25)")
     if registry.vectors is None:
         click.echo("vectors   disabled (CAPGRAPH_EMBEDDER=none)")
         return

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from capgraph.errors import BadRequest
 from capgraph.ports import Embedder, Store
 from capgraph.search.documents import normalize_intent, query_terms
+from capgraph.search.keyword import KeywordIndex
 from capgraph.search.learning import LearnedIndex
 from capgraph.search.results import ArtifactMatch, CapabilityMatch, SearchResult
 from capgraph.search.vectors import VectorIndex
@@ -39,15 +41,33 @@ DECLARED_INTENT_BONUS = 0.5
 DENSE_K = 100
 CANDIDATES = 200
 CAPS_PER_ARTIFACT = 3
+CARD_CACHE = 20_000  # cards kept between queries (a parsed passport body is ~25 KB)
 
 
-@dataclass(frozen=True)
 class Card:
-    """What ranking and answers need of an artifact's latest version, parsed once."""
+    """What ranking and answers need of an artifact's latest version. Ranking needs only the
+    score (read with every candidate's in one query); the passport body is parsed on first
+    use, so a query over hundreds of candidates parses only the few it answers with."""
 
-    slug: str
-    version: int
-    body: dict[str, Any]
+    __slots__ = ("_body", "_load", "score", "slug", "version")
+
+    def __init__(self, slug: str, version: int, body: dict[str, Any] | None = None, *,
+                 score: int | None = None,
+                 load: Callable[[str, int], dict[str, Any]] | None = None) -> None:
+        if body is None and load is None:
+            raise ValueError("a card needs its body or a way to load it")
+        self.slug = slug
+        self.version = version
+        self._body = body
+        self._load = load
+        self.score = int(body["trust"]["score"]) if score is None and body else int(score or 0)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        if self._body is None:
+            assert self._load is not None
+            self._body = self._load(self.slug, self.version)
+        return self._body
 
     @property
     def name(self) -> str:
@@ -56,10 +76,6 @@ class Card:
     @property
     def type(self) -> str:
         return str(self.body["artifact"]["type"])
-
-    @property
-    def score(self) -> int:
-        return int(self.body["trust"]["score"])
 
     @property
     def verified(self) -> bool:
@@ -97,33 +113,48 @@ def check_query(text: str, *, field: str = "q") -> str:
 
 
 class SearchEngine:
-    def __init__(self, store: Store, *, embedder: Embedder | None = None,
+    def __init__(self, store: Store, *, keywords: KeywordIndex,
+                 embedder: Embedder | None = None,
                  vectors: VectorIndex | None = None, learned: LearnedIndex | None = None,
                  ) -> None:
         self.store = store
+        self.keywords = keywords
         self.embedder = embedder
         self.vectors = vectors
         self.learned = learned
         self.learning = True
-        self._cards: dict[tuple[str, int], Card] = {}
+        self._cards: OrderedDict[tuple[str, int], Card] = OrderedDict()
+
+    def _load(self, slug: str, version: int) -> dict[str, Any]:
+        stored = self.store.version(slug, version)
+        if stored is None:  # versions are immutable: a card names one that exists
+            raise LookupError(f"{slug} version {version} is not stored")
+        body: dict[str, Any] = json.loads(stored.passport)["unfragile"]
+        return body
+
+    def cards(self, slugs: list[str]) -> dict[str, Card]:
+        """The cards of these artifacts' latest versions (unknown slugs are left out)."""
+        out = {}
+        for slug, (version, score) in self.store.latest_cards(slugs).items():
+            key = (slug, version)
+            card = self._cards.get(key)
+            if card is None:
+                card = Card(slug, version, score=score, load=self._load)
+                self._cards[key] = card
+                if len(self._cards) > CARD_CACHE:
+                    self._cards.popitem(last=False)
+            else:
+                self._cards.move_to_end(key)
+            out[slug] = card
+        return out
 
     def card(self, slug: str) -> Card | None:
-        stored = self.store.latest(slug)
-        if stored is None:
-            return None
-        key = (slug, stored.version)
-        card = self._cards.get(key)
-        if card is None:
-            card = Card(slug, stored.version, json.loads(stored.passport)["unfragile"])
-            if len(self._cards) > 100_000:
-                self._cards.clear()
-            self._cards[key] = card
-        return card
+        return self.cards([slug]).get(slug)
 
     def candidates(self, text: str, *, artifact_type: str | None = None) -> list[Candidate]:
         """Every artifact with a matching capability, best first."""
         terms = query_terms(text)
-        hits = self.store.keyword_search(terms, limit=CANDIDATES, artifact_type=artifact_type)
+        hits = self.keywords.search(terms, limit=CANDIDATES, artifact_type=artifact_type)
         keyword: dict[tuple[str, str], float] = {}
         for slug, cap_id, score in hits:
             keyword.setdefault((slug, cap_id), score)
@@ -158,8 +189,9 @@ class SearchEngine:
             relevance += boosts.get(key, 0.0)
             scored[key[0]].append((key[1], relevance, raw, cosine))
         out = []
+        cards = self.cards(list(scored))
         for slug, caps in scored.items():
-            card = self.card(slug)
+            card = cards.get(slug)
             if card is None:
                 continue
             caps.sort(key=lambda c: (-c[1], c[0]))

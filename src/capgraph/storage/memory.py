@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import replace
 
@@ -15,7 +14,6 @@ from capgraph.ports import (
     VersionBuilder,
 )
 from capgraph.search.documents import SearchDoc
-from capgraph.storage.sqlite import fts_search
 
 __all__ = ["MemoryStore"]
 
@@ -29,11 +27,7 @@ class MemoryStore:
         self._integrations: dict[str, set[str]] = {}
         self._keys: dict[str, tuple[ApiKeyRecord, str]] = {}
         self._generation = 0
-        self._fts = sqlite3.connect(":memory:", check_same_thread=False)
-        self._fts.execute(
-            "CREATE VIRTUAL TABLE capability_fts USING fts5(slug UNINDEXED, cap_id UNINDEXED, "
-            "type UNINDEXED, name, intents, body, artifact, tokenize = 'porter unicode61')"
-        )
+        self._keyword_log: list[tuple[int, str, str, str, str, str, str, str]] = []
         self._vector_log: list[tuple[int, str, str, str, bytes | None]] = []
         self._resolves: dict[tuple[str, str], tuple[str, str, float]] = {}
         self._matches: dict[str, tuple[str, str, str, float]] = {}
@@ -78,12 +72,11 @@ class MemoryStore:
                 self._vector_log.append((seq, slug, cap_id, artifact_type, vec))
         self._intents[slug] = [(i, d.cap_id, artifact_type) for d in docs
                                for i in d.declared_intents if i]
-        self._fts.execute("DELETE FROM capability_fts WHERE slug = ?", (slug,))
-        self._fts.executemany(
-            "INSERT INTO capability_fts VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(slug, d.cap_id, artifact_type, d.name, d.intents, d.body, d.artifact)
-             for d in docs],
-        )
+        texts = [(slug, "", artifact_type, "", "", "", "")]
+        texts += [(slug, d.cap_id, artifact_type, d.name, d.intents, d.body, d.artifact)
+                  for d in docs]
+        for text in texts:
+            self._keyword_log.append((len(self._keyword_log) + 1, *text))
 
     def reindex(self, slug: str, artifact_type: str, docs: list[SearchDoc],
                 vectors: list[tuple[str, bytes]] | None) -> None:
@@ -134,11 +127,16 @@ class MemoryStore:
     def generation(self) -> int:
         return self._generation
 
-    def keyword_search(
-        self, terms: list[str], *, limit: int, artifact_type: str | None = None
-    ) -> list[tuple[str, str, float]]:
+    def latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int]]:
         with self._lock:
-            return fts_search(self._fts, terms, limit=limit, artifact_type=artifact_type)
+            return {s: (self._versions[s][-1].version, self._versions[s][-1].score)
+                    for s in slugs if s in self._versions}
+
+    def keyword_changes(
+        self, since: int, *, limit: int
+    ) -> list[tuple[int, str, str, str, str, str, str, str]]:
+        with self._lock:
+            return self._keyword_log[since : since + limit]
 
     def intent_matches(self, intent: str, *, artifact_type: str | None = None
                        ) -> list[tuple[str, str]]:
@@ -235,4 +233,4 @@ class MemoryStore:
             return True
 
     def close(self) -> None:
-        self._fts.close()
+        """Nothing to release: everything lives in this object."""

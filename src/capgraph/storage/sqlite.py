@@ -137,32 +137,26 @@ _MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     INSERT INTO capability_fts_rows (slug, fts_rowid) SELECT slug, rowid FROM capability_fts;
     """,
+    # The keyword index moved out of SQLite (FTS5 any-word queries took 213 ms at 1M
+    # capabilities) into tantivy, fed by this append-only log like the vector index.
+    """
+    CREATE TABLE keyword_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        slug TEXT NOT NULL,
+        cap_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        intents TEXT NOT NULL DEFAULT '',
+        body TEXT NOT NULL DEFAULT '',
+        artifact TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO keyword_log (slug, cap_id, type, name, intents, body, artifact)
+        SELECT slug, cap_id, type, name, intents, body, artifact FROM capability_fts
+        ORDER BY rowid;
+    DROP TABLE capability_fts_rows;
+    DROP TABLE capability_fts;
+    """,
 ]
-
-
-# Field weights for BM25: capability name, intents and best-for, description and I/O types,
-# artifact name and tags. Chosen on the retrieval dev set (BENCHMARKS.md).
-FTS_WEIGHTS = (3.0, 2.0, 1.0, 1.0)
-
-
-def fts_search(
-    conn: sqlite3.Connection, terms: list[str], *, limit: int, artifact_type: str | None
-) -> list[tuple[str, str, float]]:
-    """Run an any-term BM25 query on a ``capability_fts`` table (shared with the memory
-    store, which keeps the same table in an in-memory SQLite database)."""
-    if not terms:
-        return []
-    match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-    weights = ", ".join(str(w) for w in FTS_WEIGHTS)
-    sql = (f"SELECT slug, cap_id, -bm25(capability_fts, 0, 0, 0, {weights}) AS s "
-           "FROM capability_fts WHERE capability_fts MATCH ?")
-    args: list[object] = [match]
-    if artifact_type is not None:
-        sql += " AND type = ?"
-        args.append(artifact_type)
-    sql += " ORDER BY s DESC LIMIT ?"
-    args.append(limit)
-    return [(str(r[0]), str(r[1]), float(r[2])) for r in conn.execute(sql, args).fetchall()]
 
 
 _EVENTS_SCHEMA = """
@@ -331,21 +325,14 @@ class SQLiteStore:
             [(intent, slug, d.cap_id, artifact_type) for d in docs
              for intent in d.declared_intents if intent],
         )
-        # FTS5 cannot index ``slug``; deleting by it would scan every row (36 ms at 100k
-        # rows), so the rows of each artifact are found through an ordinary index.
-        conn.execute(
-            "DELETE FROM capability_fts WHERE rowid IN "
-            "(SELECT fts_rowid FROM capability_fts_rows WHERE slug = ?)", (slug,),
+        conn.execute("INSERT INTO keyword_log (slug, cap_id, type) VALUES (?, '', ?)",
+                     (slug, artifact_type))
+        conn.executemany(
+            "INSERT INTO keyword_log (slug, cap_id, type, name, intents, body, artifact) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(slug, d.cap_id, artifact_type, d.name, d.intents, d.body, d.artifact)
+             for d in docs],
         )
-        conn.execute("DELETE FROM capability_fts_rows WHERE slug = ?", (slug,))
-        for d in docs:
-            cursor = conn.execute(
-                "INSERT INTO capability_fts (slug, cap_id, type, name, intents, body, artifact) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (slug, d.cap_id, artifact_type, d.name, d.intents, d.body, d.artifact),
-            )
-            conn.execute("INSERT INTO capability_fts_rows (slug, fts_rowid) VALUES (?, ?)",
-                         (slug, cursor.lastrowid))
         if vectors is not None:
             conn.execute(
                 "INSERT INTO capability_vectors (slug, cap_id, type, vec) VALUES (?,'',?,NULL)",
@@ -361,11 +348,28 @@ class SQLiteStore:
         with self._write() as conn:
             self._index(conn, slug, artifact_type, docs, vectors)
 
+    def latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        conn = self._conn()
+        for start in range(0, len(slugs), 500):
+            chunk = slugs[start : start + 500]
+            rows = conn.execute(
+                "SELECT slug, latest_version, score FROM artifacts WHERE slug IN "
+                f"({','.join('?' * len(chunk))})", chunk,
+            ).fetchall()
+            out.update((str(r[0]), (int(r[1]), int(r[2]))) for r in rows)
+        return out
+
     # -- keyword index -----------------------------------------------------------------------
-    def keyword_search(
-        self, terms: list[str], *, limit: int, artifact_type: str | None = None
-    ) -> list[tuple[str, str, float]]:
-        return fts_search(self._conn(), terms, limit=limit, artifact_type=artifact_type)
+    def keyword_changes(
+        self, since: int, *, limit: int
+    ) -> list[tuple[int, str, str, str, str, str, str, str]]:
+        rows = self._conn().execute(
+            "SELECT seq, slug, cap_id, type, name, intents, body, artifact FROM keyword_log "
+            "WHERE seq > ? ORDER BY seq LIMIT ?", (since, limit),
+        ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6]),
+                 str(r[7])) for r in rows]
 
     def intent_matches(self, intent: str, *, artifact_type: str | None = None
                        ) -> list[tuple[str, str]]:
