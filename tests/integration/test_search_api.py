@@ -158,7 +158,7 @@ _OFFLINE_SCRIPT = textwrap.dedent("""
                         embedder=embedder)
     for path in sys.argv[1:]:
         registry.publish(Path(path).read_text(), hint="yaml")
-    answer = registry.resolve("turn a recorded interview into written text")
+    answer = registry.resolve("transcribe the speech in an audio recording")
     print(json.dumps({
         "shape": list(vectors.shape),
         "norms": [float((v ** 2).sum()) for v in vectors],
