@@ -41,18 +41,17 @@ def main() -> None:
         registry, _ = load_corpus(corpus, keys_dir=Path(keys), embedder=embedder)
         assert registry.vectors is not None
         registry.vectors.sync()
-        slugs = sorted({k[0] for k in registry.vectors._keys if k})
+        items = list(registry.vectors.items())
+        slugs = sorted({slug for slug, _, _ in items})
         index = {s: i for i, s in enumerate(slugs)}
         q_vecs = embedder.embed([q["query"] for q in queries])
         dense = np.full((len(queries), len(slugs)), -1.0)
-        for label, key in enumerate(registry.vectors._keys):
-            if key is not None:
-                col = index[key[0]]
-                dense[:, col] = np.maximum(dense[:, col],
-                                           q_vecs @ registry.vectors._matrix[label])
+        for slug, _, vec in items:
+            col = index[slug]
+            dense[:, col] = np.maximum(dense[:, col], q_vecs @ vec.astype(np.float32))
         keyword = np.zeros_like(dense)
         for i, q in enumerate(queries):
-            for slug, _, score in registry.store.keyword_search(query_terms(q["query"]),
+            for slug, _, score in registry.keywords.search(query_terms(q["query"]),
                                                                 limit=500):
                 keyword[i, index[slug]] = max(keyword[i, index[slug]], score)
         top = keyword.max(axis=1, keepdims=True)

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a finding, failed verification or refused input, 2 usag
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -88,6 +89,10 @@ def serve(obj: _Context, host: str | None, port: int | None, workers: int | None
         registry.vectors.sync()
         registry.vectors.save_snapshot()
     registry.store.close()
+    # With one worker uvicorn serves in this process: free this registry's indexes (a
+    # million vectors' worth) rather than hold them beside the worker's own.
+    del registry
+    gc.collect()
     # Workers rebuild Settings from the environment: hand every resolved value down.
     for name, value in settings.model_dump().items():
         if value is not None:

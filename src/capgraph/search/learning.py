@@ -13,11 +13,12 @@ feedback table, replayed per process like the vector log, so every process learn
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Sequence
 
 import numpy as np
 
 from capgraph.ports import Store
+from capgraph.search.replay import GrowableRows, LogFollower
 
 __all__ = ["LEARN_WEIGHT", "SIMILARITY", "LearnedIndex"]
 
@@ -29,44 +30,35 @@ class LearnedIndex:
     def __init__(self, store: Store, *, dim: int) -> None:
         self.store = store
         self.dim = dim
-        self._lock = threading.Lock()
-        self._seq = 0
-        self._generation = -1
-        self._vectors = np.zeros((0, dim), dtype=np.float32)
-        self._count = 0
+        self._vectors = GrowableRows(dim, np.float32, minimum=256)
         self._keys: list[tuple[str, str]] = []
         self._success: list[bool] = []
+        self._log = LogFollower(generation=store.generation, fetch=self._fetch,
+                                apply=self._apply, batch=10_000)
 
     def sync(self) -> None:
-        generation = self.store.generation()
-        if generation == self._generation:
-            return
-        with self._lock:
-            while True:
-                rows = self.store.feedback_changes(self._seq, limit=10_000)
-                if not rows:
-                    break
-                for seq, slug, cap_id, vec, outcome in rows:
-                    self._seq = seq
-                    if vec is None:
-                        continue
-                    if self._count == len(self._vectors):
-                        grown = np.zeros((max(256, 2 * self._count), self.dim), np.float32)
-                        grown[: self._count] = self._vectors[: self._count]
-                        self._vectors = grown
-                    self._vectors[self._count] = np.frombuffer(vec, np.float16)
-                    self._keys.append((slug, cap_id))
-                    self._success.append(outcome == "success")
-                    # Last: ``boosts`` reads without the lock and trusts _count entries.
-                    self._count += 1
-            self._generation = generation
+        """Learn from every counted report made since the last sync."""
+        self._log.sync()
+
+    def _fetch(self, since: int, limit: int) -> list[tuple[int, str, str, bytes | None, str]]:
+        return self.store.feedback_changes(since, limit=limit)
+
+    def _apply(self, rows: Sequence[tuple[int, str, str, bytes | None, str]]) -> None:
+        for _, slug, cap_id, vec, outcome in rows:
+            if vec is None:
+                continue
+            self._keys.append((slug, cap_id))
+            self._success.append(outcome == "success")
+            # Last: ``boosts`` reads without the lock and trusts the rows it sees.
+            self._vectors.extend(np.frombuffer(vec, np.float16).reshape(1, self.dim))
 
     def boosts(self, query: np.ndarray) -> dict[tuple[str, str], float]:
         """The learned boost of every capability with reports on intents like ``query``."""
         self.sync()
-        if self._count == 0:
+        vectors = self._vectors.rows()
+        if len(vectors) == 0:
             return {}
-        sims = self._vectors[: self._count] @ query
+        sims = vectors @ query
         close = np.nonzero(sims >= SIMILARITY)[0]
         tallies: dict[tuple[str, str], list[float]] = {}
         for i in close.tolist():

@@ -3,34 +3,57 @@
 The store keeps an append-only *vector log* (``capability_vectors``): each publish writes a
 reset marker for its artifact, then one row per capability. Every process replays the log from
 the last sequence number it saw (``sync``), so any number of server processes on one database
-see every publish, and a restart rebuilds the same index. Below ``ANN_THRESHOLD`` vectors the
-search is exact (a matrix product); above it an HNSW graph (usearch) answers, saved to a
-snapshot file so a restart only replays what came after the snapshot.
+see every publish, and a restart rebuilds the same index.
+
+Each vector gets the next *label* (0, 1, 2, ...); a reset marker only clears its artifact's
+labels in the ``alive`` mask. Vectors stay float16, as the log stores them. The labels are in
+two parts:
+
+- the *base*, labels below ``_base``: the snapshot's HNSW graph, memory-mapped read-only
+  (``hnsw.view``), so a start costs no rebuild and every worker shares the pages. It cannot
+  change, so labels removed since the snapshot are masked out of its answers (it is asked
+  for more than needed when some are dead).
+- the *tail*, labels from ``_base`` on: a float16 matrix in memory, searched exactly in
+  chunks, or, once it holds ``ann_threshold`` vectors, by an in-memory HNSW graph (``_ann``)
+  to which each batch of log rows is added in one call and from which dead labels are removed.
+
+A query merges both parts' candidates and scores them all again exactly (``_dots``), so a
+score never depends on which part, graph or row answered. Without a snapshot the base is
+empty and the tail is the whole index, as before.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from capgraph.ports import Store
+from capgraph.search import hnsw
+from capgraph.search.labels import LabelTable
+from capgraph.search.replay import GrowableRows, LogFollower
+from capgraph.search.vector_snapshot import read_snapshot, write_snapshot
 
 __all__ = ["ANN_THRESHOLD", "VectorIndex"]
 
 log = logging.getLogger(__name__)
 ANN_THRESHOLD = 20_000
+SLACK = 8  # exact-path candidates beyond k, so ties at the cut are all rescored
+OVERFETCH = 2_000  # dead or other-type tail rows skipped by over-fetching, not copying
+CHUNK = 65_536  # vectors read at a time by items()
+
+VectorRow = tuple[int, str, str, str, bytes | None]
 
 
 def _dots(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """Each row's dot product with ``vector``, computed the same way wherever the row sits.
-    A matrix product's blocking rounds a row's result differently by its position, so two
-    identical capabilities (a mirror, a fork) would tie or not depending on where their rows
-    landed: a restart or a rebuild moves rows and flipped the order of such ties."""
-    out: np.ndarray = (rows * vector).sum(axis=1)
+    """Each row's dot product with ``vector`` in float32, computed the same way wherever the
+    row sits. A matrix product's blocking rounds a row's result differently by its position,
+    so two identical capabilities (a mirror, a fork) would tie or not depending on where their
+    rows landed: a restart or a rebuild moves rows and flipped the order of such ties."""
+    out: np.ndarray = (rows.astype(np.float32) * vector).sum(axis=1)
     return out
 
 
@@ -41,159 +64,269 @@ class VectorIndex:
         self.dim = dim
         self.snapshot = snapshot
         self.ann_threshold = ann_threshold
-        self._lock = threading.Lock()
-        self._seq = 0
-        self._generation = -1
-        self._keys: list[tuple[str, str, str] | None] = []  # label -> (slug, cap_id, type)
-        self._by_slug: dict[str, list[int]] = {}
-        self._matrix = np.zeros((0, dim), dtype=np.float32)
-        self._alive = np.zeros(0, dtype=bool)  # label -> still present
+        self._labels = LabelTable()
+        self._alive = GrowableRows(None, np.bool_)  # label -> still present
+        self._matrix = GrowableRows(dim, np.float16)  # the tail's rows, label - _base
+        self._count = 0  # labels readers may use: every column is written up to here
         self._live = 0
-        self._count = 0
-        self._ann: Any = None
+        self._base = 0
+        self._graph: Any = None  # viewed snapshot graph over labels < _base
+        self._graph_dead = 0  # its labels dead since the snapshot
+        self._ann: Any = None  # in-memory graph over the tail
+        self._saved_seq = -1
+        self._log = LogFollower[VectorRow](generation=store.generation, fetch=self._fetch,
+                                           apply=self._apply, batch=50_000)
         self._load_snapshot()
 
     # -- keeping up with the store -----------------------------------------------------------
     def sync(self) -> None:
         """Apply every vector-log row written since the last sync (cheap when nothing moved)."""
-        generation = self.store.generation()
-        if generation == self._generation:
-            return
-        with self._lock:
-            while True:
-                rows = self.store.vector_changes(self._seq, limit=50_000)
-                if not rows:
-                    break
-                for seq, slug, cap_id, kind, vec in rows:
-                    self._apply(slug, cap_id, kind, vec)
-                    self._seq = seq
-            self._generation = generation
+        self._log.sync()
 
-    def _apply(self, slug: str, cap_id: str, kind: str, vec: bytes | None) -> None:
-        if vec is None:  # reset marker: the artifact's earlier vectors are gone
-            for label in self._by_slug.pop(slug, []):
-                self._keys[label] = None
-                self._alive[label] = False
-                self._live -= 1
-                if self._ann is not None:
-                    self._ann.remove(label)
-            return
-        vector = np.frombuffer(vec, dtype=np.float16).astype(np.float32)
-        label = len(self._keys)
-        self._keys.append((slug, cap_id, kind))
-        self._by_slug.setdefault(slug, []).append(label)
-        if self._count == len(self._matrix):
-            grown = np.zeros((max(1024, 2 * len(self._matrix)), self.dim), dtype=np.float32)
-            grown[: self._count] = self._matrix[: self._count]
-            self._matrix = grown
-            alive = np.zeros(len(grown), dtype=bool)
-            alive[: self._count] = self._alive[: self._count]
-            self._alive = alive
-        self._matrix[self._count] = vector
-        self._alive[self._count] = True
-        self._count += 1
-        self._live += 1
+    def _fetch(self, since: int, limit: int) -> list[VectorRow]:
+        return self.store.vector_changes(since, limit=limit)
+
+    def _apply(self, rows: Sequence[VectorRow]) -> None:
+        """One batch of log rows: new labels, rows and keys appended in one go each."""
+        start = self._count
+        vecs: list[bytes] = []
+        slugs: list[str] = []
+        cap_ids: list[str] = []
+        kinds: list[str] = []
+        pending: dict[str, list[int]] = {}  # slug -> labels given in this batch
+        dead: list[np.ndarray] = []
+        for _, slug, cap_id, kind, vec in rows:
+            if vec is None:  # reset marker: the artifact's earlier vectors are gone
+                dead.append(self._labels.labels_of(slug))
+                dead.append(np.array(pending.pop(slug, []), dtype=np.int64))
+                continue
+            pending.setdefault(slug, []).append(start + len(vecs))
+            vecs.append(vec)
+            slugs.append(slug)
+            cap_ids.append(cap_id)
+            kinds.append(kind)
+        block = np.frombuffer(b"".join(vecs), dtype=np.float16).reshape(len(vecs), self.dim)
+        self._labels.append(slugs, cap_ids, kinds)
+        self._matrix.extend(block)
+        self._alive.extend(np.ones(len(vecs), dtype=bool))
+        alive = self._alive.rows()
+        killed = np.unique(np.concatenate(dead)) if dead else np.zeros(0, dtype=np.int64)
+        killed = killed[alive[killed]]
+        alive[killed] = False
+        self._live += len(vecs) - len(killed)
+        self._graph_dead += int((killed < self._base).sum())
+        self._count = start + len(vecs)  # last: readers trust labels below it
         if self._ann is not None:
-            self._ann.add(label, vector)
-        elif self._count >= self.ann_threshold:
+            gone = killed[killed >= self._base]
+            if len(gone):
+                self._ann.remove(gone.astype(np.uint64))
+            new = np.arange(start, self._count)[alive[start:self._count]]
+            hnsw.add(self._ann, new, block[new - start])
+        elif self._count - self._base >= self.ann_threshold:
             self._build_ann()
 
     def _build_ann(self) -> None:
-        from usearch.index import Index
-
-        live = [i for i, k in enumerate(self._keys) if k is not None]
-        index = Index(ndim=self.dim, metric="ip", dtype="f16", connectivity=16,
-                      expansion_add=128, expansion_search=64)
-        if live:
-            index.add(np.array(live, dtype=np.uint64), self._matrix[live])
-        self._ann = index
-        log.info("built HNSW index over %d vectors", len(live))
+        labels = self._base + np.flatnonzero(self._alive.rows()[self._base:self._count])
+        graph = hnsw.new_graph(self.dim)
+        self._add_tail(graph, labels)
+        self._ann = graph
+        log.info("built HNSW index over %d vectors", len(labels))
 
     # -- snapshots ---------------------------------------------------------------------------
-    def save_snapshot(self) -> None:
-        """Write the index and the sequence number it reflects (``capgraph index rebuild``)."""
+    def _load_snapshot(self) -> None:
         if self.snapshot is None:
             return
-        with self._lock:
-            self.snapshot.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.snapshot.with_suffix(".tmp.npz")
-            labels = [i for i, k in enumerate(self._keys) if k is not None]  # live rows only
-            keys = np.array([self._keys[i] for i in labels], dtype=str).reshape(-1, 3)
-            np.savez(tmp, seq=self._seq, dim=self.dim,
-                     matrix=self._matrix[labels].astype(np.float16), keys=keys,
-                     live=np.ones(len(labels), dtype=bool))
-            tmp.replace(self.snapshot)
-
-    def _load_snapshot(self) -> None:
-        if self.snapshot is None or not self.snapshot.exists():
+        snap = read_snapshot(self.snapshot, dim=self.dim)
+        if snap is None:
             return
-        try:
-            data = np.load(self.snapshot, allow_pickle=False)
-            if int(data["dim"]) != self.dim:
-                return
-            matrix, keys, live = data["matrix"], data["keys"], data["live"]
-        except (OSError, ValueError, KeyError) as exc:
-            log.warning("ignoring unreadable vector snapshot %s: %s", self.snapshot, exc)
-            return
-        self._matrix = np.array(matrix, dtype=np.float32)
-        self._count = len(self._matrix)
-        self._keys = [tuple(k) if ok else None for k, ok in zip(keys.tolist(), live.tolist(),
-                                                                 strict=True)]
-        self._alive = np.array([k is not None for k in self._keys], dtype=bool)
-        self._live = int(self._alive.sum())
-        for label, key in enumerate(self._keys):
-            if key is not None:
-                self._by_slug.setdefault(key[0], []).append(label)
-        self._seq = int(data["seq"])
-        if self._count >= self.ann_threshold:
+        self._labels = snap.labels
+        self._alive = GrowableRows(None, np.bool_, initial=snap.alive)
+        self._live = int(snap.alive.sum())
+        if snap.graph is not None:
+            self._graph, self._base = snap.graph, len(snap.alive)
+        else:
+            assert snap.matrix is not None
+            self._matrix = GrowableRows(self.dim, np.float16, initial=snap.matrix)
+        self._count = len(snap.alive)
+        self._log.seq = self._saved_seq = snap.seq
+        if self._graph is None and self._count >= self.ann_threshold:
             self._build_ann()
 
+    def save_snapshot(self) -> None:
+        """Write the index and the sequence number it reflects (``capgraph index rebuild``,
+        ``capgraph serve`` before its workers start). Nothing to do if nothing changed."""
+        if self.snapshot is None:
+            return
+        with self._log.lock:
+            if self._saved_seq == self._log.seq and self.snapshot.exists():
+                return
+            count = self._count
+            alive = self._alive.rows()[:count].copy()
+            live = np.flatnonzero(alive)
+            table = None
+            matrix = graph = None
+            if len(live) < self.ann_threshold:  # small: compact, vectors in the .npz
+                matrix = self._rows(live)
+                alive = np.ones(len(live), dtype=bool)
+                table = self._labels.to_arrays(live)
+            elif count - len(live) >= len(live):  # mostly dead: compact the labels
+                graph = self._compacted_graph(live)
+                alive = np.ones(len(live), dtype=bool)
+                table = self._labels.to_arrays(live)
+            else:
+                graph = self._graph_of_every_label(alive)
+            write_snapshot(self.snapshot, seq=self._log.seq, dim=self.dim,
+                           table=table if table is not None else self._labels.to_arrays(),
+                           alive=alive, matrix=matrix, graph=graph)
+            self._saved_seq = self._log.seq
+
+    def _compacted_graph(self, live: np.ndarray) -> Any:
+        """A graph of the ``live`` labels renumbered 0..len(live)-1. When they are all in the
+        tail's graph (every artifact re-published since the snapshot, as ``capgraph index
+        rebuild`` does) that graph is copied and its keys renamed: no rebuild."""
+        if self._ann is not None and len(live) > 0 and live[0] >= self._base:
+            graph = hnsw.copy(self._ann)
+            hnsw.rename(graph, live, np.arange(len(live)))
+            return graph
+        graph = hnsw.new_graph(self.dim)
+        for start in range(0, len(live), hnsw.BATCH):
+            chunk = live[start:start + hnsw.BATCH]
+            hnsw.add(graph, np.arange(start, start + len(chunk)), self._rows(chunk))
+        return graph
+
+    def _graph_of_every_label(self, alive: np.ndarray) -> Any:
+        """A graph holding exactly the alive labels below ``len(alive)``, under their own
+        labels: the viewed base copied, its dead removed and the tail added; or the tail's
+        graph as it is, when there is no base."""
+        base = self._base
+        if self._graph is None and self._ann is not None:
+            return self._ann  # the whole index, dead labels already removed
+        graph = hnsw.copy(self._graph) if self._graph is not None else hnsw.new_graph(self.dim)
+        dead = np.flatnonzero(~alive[:base])
+        if len(dead):
+            graph.remove(dead.astype(np.uint64))
+        self._add_tail(graph, base + np.flatnonzero(alive[base:]))
+        return graph
+
+    def _add_tail(self, graph: Any, labels: np.ndarray) -> None:
+        """Add tail ``labels`` to ``graph`` a batch at a time (no copy of all their rows)."""
+        rows = self._matrix.rows()
+        for start in range(0, len(labels), hnsw.BATCH):
+            chunk = labels[start:start + hnsw.BATCH]
+            hnsw.add(graph, chunk, rows[chunk - self._base])
+
     # -- queries -----------------------------------------------------------------------------
+    def _rows(self, labels: np.ndarray) -> np.ndarray:
+        """The float16 vectors of alive ``labels``, from the viewed graph or the tail."""
+        labels = np.asarray(labels, dtype=np.int64)
+        base = labels < self._base
+        if not base.any():
+            tail: np.ndarray = self._matrix.rows()[labels - self._base]
+            return tail
+        out = np.empty((len(labels), self.dim), dtype=np.float16)
+        out[base] = hnsw.vectors(self._graph, labels[base])
+        out[~base] = self._matrix.rows()[labels[~base] - self._base]
+        return out
+
     def cosines(self, vector: np.ndarray, keys: list[tuple[str, str]]
                 ) -> dict[tuple[str, str], float]:
         """Exact cosines of the query with specific capabilities (those the dense top-k
         missed but the keyword index found)."""
-        labels = {}
+        count = self._count
+        alive = self._alive.rows()
+        found: dict[tuple[str, str], int] = {}
         for slug, cap_id in keys:
-            for label in self._by_slug.get(slug, []):
-                key = self._keys[label]
-                if key is not None and key[1] == cap_id:
-                    labels[(slug, cap_id)] = label
-        if not labels:
+            for label in self._labels.labels_of(slug).tolist():
+                if label < count and alive[label] and self._labels.cap_id(label) == cap_id:
+                    found[(slug, cap_id)] = label
+        if not found:
             return {}
-        rows = _dots(self._matrix[list(labels.values())], vector)
-        return {k: float(v) for k, v in zip(labels, rows, strict=True)}
+        scores = _dots(self._rows(np.array(list(found.values()))), vector)
+        return {k: float(v) for k, v in zip(found, scores, strict=True)}
 
     def __len__(self) -> int:
         return self._live
+
+    def items(self) -> Iterator[tuple[str, str, np.ndarray]]:
+        """Every live capability as (slug, capability id, float16 vector), in label order."""
+        live = np.flatnonzero(self._alive.rows()[: self._count])
+        for start in range(0, len(live), CHUNK):
+            chunk = live[start:start + CHUNK]
+            for label, row in zip(chunk.tolist(), self._rows(chunk), strict=True):
+                yield self._labels.slug(label), self._labels.cap_id(label), row
 
     def query(self, vector: np.ndarray, *, k: int, artifact_type: str | None = None
               ) -> list[tuple[str, str, float]]:
         """The ``k`` capabilities with the largest dot product with the query (a mean of
         cosines, see ``SearchDoc.dense_texts``): (slug, capability id, score)."""
         self.sync()
-        if self._count == 0:
+        if k <= 0:
             return []
+        count = self._count  # before the arrays: they cover at least this many labels
+        alive = self._alive.rows()
+        kind = None
+        if artifact_type is not None:
+            kind = self._labels.type_id(artifact_type)
+            if kind is None:
+                return []
         want = k * 4 if artifact_type else k
-        if self._ann is not None:
-            found = self._ann.search(vector, min(want, len(self)))
-            pairs = [(int(label), 1.0 - float(dist))
-                     for label, dist in zip(found.keys, found.distances, strict=True)]
+        vector = np.asarray(vector, dtype=np.float32)
+        found = [self._search_base(vector, want, alive)]
+        ann = self._ann
+        if ann is not None:
+            found.append(hnsw.search(ann, vector, min(want, len(ann))))
         else:
-            scores = self._matrix[: self._count] @ vector
-            scores = np.where(self._alive[: self._count], scores, -2.0)
-            top = min(want, self._count)
-            idx = np.argpartition(-scores, top - 1)[:top]
-            idx = idx[scores[idx] > -2.0]
-            exact = _dots(self._matrix[idx], vector)  # the selection's scores, position-free
-            order = np.argsort(-exact, kind="stable")
-            pairs = [(int(idx[i]), float(exact[i])) for i in order]
-        out = []
-        for label, cosine in pairs:
-            key = self._keys[label]
-            if key is None or (artifact_type is not None and key[2] != artifact_type):
-                continue
-            out.append((key[0], key[1], cosine))
-            if len(out) == k:
-                break
+            found.append(self._search_tail(vector, want, count, alive, kind))
+        labels = np.unique(np.concatenate(found))
+        labels = labels[labels < count]
+        labels = labels[alive[labels]]
+        if kind is not None:
+            labels = labels[self._labels.type_codes()[labels] == kind]
+        if len(labels) == 0:
+            return []
+        scores = _dots(self._rows(labels), vector)
+        if len(scores) > k:  # the k best, and every one tied with the k-th
+            keep = scores >= np.partition(scores, len(scores) - k)[len(scores) - k]
+            labels, scores = labels[keep], scores[keep]
+        ranked = sorted(((float(s), self._labels.slug(label), self._labels.cap_id(label))
+                         for s, label in zip(scores.tolist(), labels.tolist(), strict=True)),
+                        key=lambda r: (-r[0], r[1], r[2]))
+        return [(slug, cap_id, score) for score, slug, cap_id in ranked[:k]]
+
+    def _search_base(self, vector: np.ndarray, want: int, alive: np.ndarray) -> np.ndarray:
+        """Up to ``want`` alive labels near ``vector`` from the viewed graph, which still holds
+        labels removed since the snapshot: ask for enough more to make up for them."""
+        graph = self._graph
+        if graph is None:
+            return np.zeros(0, dtype=np.int64)
+        size = len(graph)
+        present = size - self._graph_dead
+        if present <= 0:
+            return np.zeros(0, dtype=np.int64)
+        fetch = min(size, -(-want * size // present) + (8 if self._graph_dead else 0))
+        while True:
+            found = hnsw.search(graph, vector, fetch)
+            labels: np.ndarray = found[alive[found]]
+            if len(labels) >= want or fetch >= size:
+                return labels
+            fetch = min(size, 2 * fetch)
+
+    def _search_tail(self, vector: np.ndarray, want: int, count: int, alive: np.ndarray,
+                     kind: int | None) -> np.ndarray:
+        """The ``want`` best alive tail labels (of type ``kind``), by a brute-force scan of the
+        float16 rows (``hnsw.exact``: no float32 copy), plus ``SLACK`` more so that which of
+        two tied rows is kept never depends on their positions (the caller rescores)."""
+        base = self._base
+        rows = self._matrix.rows()[: count - base]
+        keep = alive[base:count]
+        if kind is not None:
+            keep = keep & (self._labels.type_codes()[base:count] == kind)
+        skipped = len(rows) - int(np.count_nonzero(keep))
+        if skipped <= OVERFETCH:  # ask for the skipped ones on top, then drop them
+            found = hnsw.exact(rows, vector, want + SLACK + skipped)
+            found = found[keep[found]]
+        else:  # scan only the rows that count
+            where = np.flatnonzero(keep)
+            found = where[hnsw.exact(rows[where], vector, want + SLACK)]
+        out: np.ndarray = base + found
         return out
