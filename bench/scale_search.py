@@ -12,11 +12,11 @@ unless --keep. The phases are subcommands so a long build can run in the backgro
     .venv/bin/python bench/scale_search.py all [--keep] [--json bench/out/scale_search.json]
     .venv/bin/python bench/scale_search.py embed-base --data DIR  # 1. embed the base texts
     .venv/bin/python bench/scale_search.py embed-sample --data DIR # publish-path embed cost
-    .venv/bin/python bench/scale_search.py build --data DIR       # 2. passports, FTS, vectors
+    .venv/bin/python bench/scale_search.py build --data DIR       # 2. passports, both logs
+    .venv/bin/python bench/scale_search.py keyword --data DIR     # 2b. keyword log -> tantivy
     .venv/bin/python bench/scale_search.py index --data DIR       # 3. vector log -> snapshot
     .venv/bin/python bench/scale_search.py query --data DIR       # 4. fresh process: latency
     .venv/bin/python bench/scale_search.py query --short 4 ...    #    intent-length queries
-    .venv/bin/python bench/scale_search.py ann --data DIR         # 4b. HNSW saved + mmapped
     .venv/bin/python bench/scale_search.py publish --data DIR     # 5. writes at full size
 
 How the corpus is made (and why it is not 1,000,000 independent embeddings): on this shared
@@ -274,46 +274,20 @@ def open_registry(data: Path, *, embedder: Any = None, index_dir: Path | None = 
                     embedder=embedder, index_dir=index_dir)
 
 
-_FTS_DELETE = "DELETE FROM capability_fts WHERE slug = ?"
-
-
-class _BulkConn:
-    """The store's connection, minus the one statement that made a bulk load quadratic in the
-    src this was first run against: ``DELETE FROM capability_fts WHERE slug = ?`` (slug is an
-    UNINDEXED FTS5 column, so it scans every row; for a new slug it deletes nothing). Since
-    SQLiteStore deletes by rowid through ``capability_fts_rows`` the statement no longer
-    occurs and nothing is skipped (``fts_deletes_skipped`` is then 0). Everything else passes
-    through."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._c = conn
-        self.skipped = 0
-
-    def execute(self, sql: str, *args: Any) -> Any:
-        if sql.strip() == _FTS_DELETE:
-            self.skipped += 1
-            return None
-        return self._c.execute(sql, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._c, name)
-
-
 def batch_transactions(store: Any, every: int) -> Callable[[], dict[str, int]]:
     """Make ``store.append`` group ``every`` publishes per transaction (the store's own
     ``_write`` commits each); returns a function that commits what is open."""
     from contextlib import contextmanager
 
     state = {"open": 0, "commits": 0}
-    bulk = _BulkConn(store._conn())
+    conn = store._conn()
 
     @contextmanager
     def write() -> Iterator[Any]:
-        conn = bulk._c
         if not state["open"]:
             conn.execute("BEGIN IMMEDIATE")
         try:
-            yield bulk
+            yield conn
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -323,11 +297,11 @@ def batch_transactions(store: Any, every: int) -> Callable[[], dict[str, int]]:
 
     def finish() -> dict[str, int]:
         if state["open"]:
-            bulk._c.execute("UPDATE meta SET generation = generation + 1 WHERE id = 1")
-            bulk._c.execute("COMMIT")
+            conn.execute("UPDATE meta SET generation = generation + 1 WHERE id = 1")
+            conn.execute("COMMIT")
             state["open"] = 0
             state["commits"] += 1
-        return {"commits": state["commits"], "fts_deletes_skipped": bulk.skipped}
+        return {"commits": state["commits"]}
 
     store._write = write
     return finish
@@ -336,7 +310,7 @@ def batch_transactions(store: Any, every: int) -> Callable[[], dict[str, int]]:
 def cmd_import_part(args: argparse.Namespace, corpus: Corpus | None = None) -> dict[str, Any]:
     """Artifacts [start, stop) through ``Registry.import_passport``: the first
     ``--exact-first`` exactly as in production (one durable transaction each), the rest with
-    ``--txn`` publishes per transaction and the FTS delete of a new slug skipped."""
+    ``--txn`` publishes per transaction."""
     from capgraph.search.corpus import body_from_entry
 
     data = Path(args.data)
@@ -435,7 +409,7 @@ def cmd_build(args: argparse.Namespace) -> dict[str, Any]:
         result["vector_log_seconds"] = round(time.perf_counter() - t0, 1)
         result["vector_rows"] = conn.execute(
             "SELECT count(*) FROM capability_vectors").fetchone()[0]
-    result["fts_rows"] = conn.execute("SELECT count(*) FROM capability_fts").fetchone()[0]
+    result["keyword_log_rows"] = conn.execute("SELECT count(*) FROM keyword_log").fetchone()[0]
     result["db_mb"] = round(sum(f.stat().st_size for f in data.glob("capgraph.db*")) / 1e6)
     conn.close()
     result["builder_peak_rss_mb"] = round(peak_mb())
@@ -473,27 +447,35 @@ def cmd_embed_sample(args: argparse.Namespace) -> dict[str, Any]:
 
 
 
+# -- phase 2b: the keyword index -----------------------------------------------------------------
+def cmd_keyword(args: argparse.Namespace) -> dict[str, Any]:
+    """Apply the whole keyword log to the tantivy index every server process shares (what the
+    first process to search after the bulk import does), then its size on disk."""
+    from capgraph.search.keyword import KeywordIndex
+    from capgraph.storage.sqlite import SQLiteStore
+
+    data = Path(args.data)
+    store = SQLiteStore(data / "capgraph.db")
+    out: dict[str, Any] = {"load": [loadavg()]}
+    t0 = time.perf_counter()
+    index = KeywordIndex(store, path=data / "index" / "keyword")
+    index.sync()
+    out["build_seconds"] = round(time.perf_counter() - t0, 1)
+    out["documents"] = len(index)
+    out["disk_mb"] = round(sum(f.stat().st_size for f in (data / "index").glob("keyword-*/*")
+                               if f.is_file()) / 1e6)
+    out["peak_rss_mb"] = round(peak_mb())
+    out["load"].append(loadavg())
+    log(f"keyword: {out}")
+    return out
+
+
 # -- phase 3: the vector index ------------------------------------------------------------------
-class _PrefixStore:
-    """A store whose vector log ends at ``cutoff`` (to time a replay on a prefix)."""
-
-    def __init__(self, store: Any, cutoff: int) -> None:
-        self._s = store
-        self.cutoff = cutoff
-
-    def vector_changes(self, since: int, *, limit: int) -> list[Any]:
-        rows = self._s.vector_changes(since, limit=limit)
-        return [r for r in rows if r[0] <= self.cutoff]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._s, name)
-
-
 def cmd_index(args: argparse.Namespace) -> dict[str, Any]:
-    """Replay the vector log and save the snapshot every server process starts from, with
-    VectorIndex's own sync and save_snapshot (ANN switched off for this replay: see below);
-    then time the production replay (HNSW from 20,000 vectors on, one add per vector) on a
-    prefix of the log."""
+    """Replay the vector log as a process without a snapshot does (exact up to 20,000
+    vectors, then an HNSW graph, one batched add per page of the log), then save the snapshot
+    and graph every server process starts from (what `capgraph serve` does before its
+    workers start, and `capgraph index rebuild` after re-embedding)."""
     from capgraph.search.vectors import VectorIndex
     from capgraph.storage.sqlite import SQLiteStore
 
@@ -502,39 +484,17 @@ def cmd_index(args: argparse.Namespace) -> dict[str, Any]:
     snapshot = data / "index" / "vectors.npz"
     out: dict[str, Any] = {"load": [loadavg()]}
     t0 = time.perf_counter()
-    index = VectorIndex(store, dim=384, snapshot=None, ann_threshold=10**12)
+    index = VectorIndex(store, dim=384, snapshot=snapshot)
     index.sync()
-    out["replay_exact_seconds"] = round(time.perf_counter() - t0, 1)
+    out["replay_with_hnsw_seconds"] = round(time.perf_counter() - t0, 1)
     out["vectors"] = len(index)
-    index.snapshot = snapshot
+    out["replay_peak_rss_mb"] = round(peak_mb())
     t0 = time.perf_counter()
     index.save_snapshot()
     out["save_snapshot_seconds"] = round(time.perf_counter() - t0, 1)
-    out["snapshot_mb"] = round(snapshot.stat().st_size / 1e6)
-    out["replay_peak_rss_mb"] = round(peak_mb())
-    del index
-
-    # The path a server takes without a fresh snapshot (and `capgraph index rebuild` takes
-    # after re-embedding): sync() replays row by row, builds HNSW at 20,000 vectors, then adds
-    # each later vector to it one call at a time.
-    cutoff = args.replay_prefix
-    prefix = _PrefixStore(store, cutoff)
-    marks: list[tuple[int, float]] = []
-    t0 = time.perf_counter()
-    idx = VectorIndex(prefix, dim=384, snapshot=None)  # type: ignore[arg-type]
-    step = max(1, cutoff // 6)
-    for stop in range(step, cutoff + 1, step):
-        prefix.cutoff = stop
-        idx._generation = -1  # force a sync to the new cutoff
-        idx.sync()
-        marks.append((len(idx), round(time.perf_counter() - t0, 1)))
-        log(f"production replay: {marks[-1]}")
-    out["replay_production_marks"] = marks  # (vectors, seconds since start)
-    (n1, s1), (n2, s2) = marks[-2], marks[-1]
-    rate = (n2 - n1) / max(s2 - s1, 1e-9)
-    out["replay_production_add_per_s"] = round(rate, 1)
-    out["replay_production_extrapolated_minutes"] = round(
-        (s2 + (out["vectors"] - n2) / rate) / 60, 1)
+    out["snapshot_files_mb"] = {f.name: round(f.stat().st_size / 1e6)
+                                for f in snapshot.parent.glob("vectors*") if f.is_file()}
+    out["peak_rss_mb"] = round(peak_mb())
     out["load"].append(loadavg())
     log(f"index: {out}")
     return out
@@ -585,18 +545,6 @@ def run_clients(fn: Callable[[str], Any], queries: list[str], clients: int
     return lat, time.perf_counter() - t0, res
 
 
-def rarest_terms(store: Any, df: dict[str, int], n: int) -> Callable[..., Any]:
-    """A keyword_search that keeps only the ``n`` query terms with the lowest document
-    frequency (the experiment for FTS5 OR queries; df from a precomputed table)."""
-    from capgraph.storage.sqlite import fts_search
-
-    def search(terms: list[str], *, limit: int, artifact_type: str | None = None) -> Any:
-        keep = sorted(terms, key=lambda t: df.get(t, 0))[:n]
-        return fts_search(store._conn(), keep, limit=limit, artifact_type=artifact_type)
-
-    return search
-
-
 def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
     """Load a serving Registry (embedder, vector snapshot -> HNSW, sync) in this fresh
     process, then measure the floor, search and resolve at 1 and 8 clients."""
@@ -619,12 +567,12 @@ def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     registry = open_registry(data, embedder=embedder, index_dir=data / "index")
     vectors = registry.vectors
-    out["index_load_seconds"] = round(time.perf_counter() - t0, 1)  # snapshot + HNSW build
+    out["index_load_seconds"] = round(time.perf_counter() - t0, 2)  # snapshot + mapped graph
     t0 = time.perf_counter()
     vectors.sync()
     out["index_sync_seconds"] = round(time.perf_counter() - t0, 2)
     out["vectors"] = len(vectors)
-    out["hnsw"] = vectors._ann is not None
+    out["hnsw_graph_mapped"] = getattr(vectors, "_graph", None) is not None
     out["rss_mb_before_load"] = round(rss0)
     out["rss_mb_after_load"] = round(rss_mb())
     out["peak_rss_mb_after_load"] = round(peak_mb())
@@ -637,7 +585,7 @@ def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
         t1 = time.perf_counter()
         vectors.query(vec, k=100)
         t2 = time.perf_counter()
-        store.keyword_search(query_terms(q), limit=200)
+        registry.keywords.search(query_terms(q), limit=200)
         return t1 - t, t2 - t1, time.perf_counter() - t2
 
     def search(q: str) -> Any:
@@ -656,13 +604,6 @@ def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
         len(vectors)
         lat.append(time.perf_counter() - t)
     micro["len(VectorIndex)"] = summary_ms(lat)
-    if vectors._ann is not None:
-        lat = []
-        for v in probe:
-            t = time.perf_counter()
-            vectors._ann.search(v, 100)
-            lat.append(time.perf_counter() - t)
-        micro["usearch search k=100"] = summary_ms(lat)
     lat = []
     for v in probe:
         t = time.perf_counter()
@@ -672,15 +613,8 @@ def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
     slugs = [r[0] for r in store._conn().execute(
         "SELECT slug FROM artifacts ORDER BY random() LIMIT 200")]
     t = time.perf_counter()
-    for slug in slugs:
-        store.latest(slug)
-    micro["store.latest x200 ms"] = round(1000 * (time.perf_counter() - t), 2)
-    raw = [store.latest(slug).passport for slug in slugs]
-    t = time.perf_counter()
-    for blob in raw:
-        json.loads(blob)
-    micro["json.loads passport x200 ms"] = round(1000 * (time.perf_counter() - t), 2)
-    micro["passport_bytes_mean"] = round(statistics.fmean(len(b) for b in raw))
+    registry.engine.cards(slugs)
+    micro["engine.cards x200 ms (one read)"] = round(1000 * (time.perf_counter() - t), 2)
     out["micro"] = micro
     log(f"micro: {micro}")
 
@@ -728,13 +662,13 @@ def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
     timed.wrap(embedder, "embed", "embed")
     timed.wrap(vectors, "query", "vector top-k")
     timed.wrap(vectors, "cosines", "vector cosines")
-    timed.wrap(store, "keyword_search", "keyword top-200")
+    timed.wrap(registry.keywords, "search", "keyword top-200")
     timed.wrap(store, "intent_matches", "declared intents")
-    timed.wrap(registry.engine, "card", "cards (latest + json.loads)")
+    timed.wrap(registry.engine, "cards", "cards (one read)")
     timed.wrap(store, "version", "store.version (answer)")
     timed.wrap(store, "record_resolve", "record_resolve")
     bq = slices["breakdown"]
-    lat, wall, base_res = run_clients(resolve, bq, 1)
+    lat, wall, _ = run_clients(resolve, bq, 1)
     total = sum(lat)
     out["breakdown"] = {
         "resolve_mean_ms": round(1000 * total / len(bq), 2),
@@ -745,9 +679,6 @@ def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
         1000 * (total - sum(timed.totals.values())) / len(bq), 2)
     log(f"breakdown: {out['breakdown']}")
 
-    # Keyword experiments on the same queries: the cost of the OR query and of mitigations,
-    # end to end (resolve with store.keyword_search replaced), and alone.
-    out["fts"] = fts_experiments(registry, bq, base_res, args)
     out["cards_cached_end"] = len(registry.engine._cards)
     out["rss_mb_end"] = round(rss_mb())
     out["peak_rss_mb"] = round(peak_mb())
@@ -755,224 +686,37 @@ def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def fts_experiments(registry: Any, qs: list[str], base_res: list[Any],
-                    args: argparse.Namespace) -> dict[str, Any]:
-    from capgraph.search.documents import query_terms
-    from capgraph.storage.sqlite import fts_search
-
-    store = registry.store
-    conn = store._conn()
-    terms_of = {q: query_terms(q) for q in qs}
-    df: dict[str, int] = {}
-    t0 = time.perf_counter()
-    for terms in terms_of.values():
-        for t in terms:
-            if t not in df:
-                df[t] = conn.execute("SELECT count(*) FROM capability_fts WHERE "
-                                     "capability_fts MATCH ?", ['"' + t + '"']).fetchone()[0]
-    out: dict[str, Any] = {"df_table_seconds": round(time.perf_counter() - t0, 1),
-                           "distinct_terms": len(df)}
-    counts = [len(t) for t in terms_of.values()]
-    out["terms_per_query"] = {"p50": pct(counts, 0.5), "p90": pct(counts, 0.9),
-                              "max": max(counts)}
-    rows = sorted(sum(df.get(t, 0) for t in ts) for ts in terms_of.values())
-    out["postings_per_query"] = {"p50": pct(rows, 0.5), "p90": pct(rows, 0.9)}
-    top1 = [r["resolved"][0]["capability"]["id"] if r["resolved"] else None for r in base_res]
-
-    def alone(fn: Callable[[list[str]], Any]) -> tuple[dict[str, float], list[Any]]:
-        lat, res = [], []
-        for q in qs:
-            t = time.perf_counter()
-            res.append(fn(terms_of[q]))
-            lat.append(time.perf_counter() - t)
-        return summary_ms(lat), res
-
-    full_stats, full_hits = alone(lambda ts: fts_search(conn, ts, limit=200,
-                                                        artifact_type=None))
-    out["or_all_terms"] = full_stats
-    full_top10 = [{(h[0], h[1]) for h in hits[:10]} for hits in full_hits]
-
-    def and_then_or(ts: list[str]) -> Any:
-        if len(ts) > 1:
-            match = " AND ".join('"' + t.replace('"', '""') + '"' for t in ts)
-            hits = conn.execute(
-                "SELECT slug, cap_id, -bm25(capability_fts, 0, 0, 0, 3.0, 2.0, 1.0, 1.0) AS s "
-                "FROM capability_fts WHERE capability_fts MATCH ? ORDER BY s DESC LIMIT 200",
-                [match]).fetchall()
-            if len(hits) >= 10:
-                return hits
-        return fts_search(conn, ts, limit=200, artifact_type=None)
-
-    original = store.keyword_search
-    # The control: the same queries again, unchanged (cards are cached by now for all runs).
-    variants: dict[str, Callable[..., Any]] = {"control_or_all": original}
-    variants.update({f"rarest_{k}": rarest_terms(store, df, k) for k in (3, 4, 5)})
-    for name, fn in variants.items():
-        stats, hits = alone(lambda ts, fn=fn: fn(ts, limit=200))  # type: ignore[misc]
-        overlap = [len(full_top10[i] & {(h[0], h[1]) for h in hits[i][:10]})
-                   / max(1, len(full_top10[i])) for i in range(len(qs))]
-        store.keyword_search = fn
-        lat, _, res = run_clients(lambda q: registry.resolve(q), qs, 1)
-        store.keyword_search = original
-        same = sum((r["resolved"][0]["capability"]["id"] if r["resolved"] else None) == b
-                   for r, b in zip(res, top1, strict=True))
-        out[name] = {"keyword_alone": stats,
-                     "keyword_top10_overlap_with_or_all": round(statistics.fmean(overlap), 3),
-                     "resolve": summary_ms(lat), "resolve_top1_same": round(same / len(qs), 3)}
-        log(f"fts {name}: {out[name]}")
-    stats, _ = alone(and_then_or)
-    out["and_then_or"] = stats
-    store.keyword_search = original
-    return out
-
-
-
-
-# -- phase 4b: the HNSW graph as a file (experiment for VectorIndex, outside src/) ------------
-def cmd_ann(args: argparse.Namespace) -> dict[str, Any]:
-    """Build the same usearch index (ip, f16, connectivity 16, expansion 128/64) from the
-    snapshot's float16 matrix in chunks, without a float32 copy; save it; restore it
-    memory-mapped (``view=True``), as every server process could at start instead of
-    rebuilding; and check recall@10 against exact search on held-out queries."""
-    from capgraph.search.embedding import MiniLMEmbedder
-
-    # onnxruntime must be imported before usearch: `import usearch.index; import onnxruntime`
-    # is a segmentation fault here (usearch 2.26.6, onnxruntime 1.31.1); the other order works.
-    embedder = MiniLMEmbedder(threads=1)
-    from usearch.index import Index
-
-    data = Path(args.data)
-    out: dict[str, Any] = {"load": [loadavg()]}
-    t0 = time.perf_counter()
-    with np.load(data / "index" / "vectors.npz", allow_pickle=False) as snap:
-        matrix = snap["matrix"]  # float16, live rows only
-    out["read_f16_matrix_seconds"] = round(time.perf_counter() - t0, 1)
-    out["rss_mb_after_read"] = round(rss_mb())
-    n = len(matrix)
-    path = data / "index" / "hnsw.usearch"
-    if not path.exists():
-        index = Index(ndim=matrix.shape[1], metric="ip", dtype="f16", connectivity=16,
-                      expansion_add=128, expansion_search=64)
-        t0 = time.perf_counter()
-        for start in range(0, n, 100_000):
-            stop = min(n, start + 100_000)
-            index.add(np.arange(start, stop, dtype=np.uint64), matrix[start:stop])
-            log(f"ann: added {stop}/{n} ({time.perf_counter() - t0:.0f} s, rss {rss_mb():.0f})")
-        out["build_seconds"] = round(time.perf_counter() - t0, 1)
-        out["build_peak_rss_mb"] = round(peak_mb())
-        t0 = time.perf_counter()
-        index.save(str(path))
-        out["save_seconds"] = round(time.perf_counter() - t0, 1)
-        del index
-    out["file_mb"] = round(path.stat().st_size / 1e6)
-    queries = Corpus(base=args.base, queries=args.query_pool, seed=args.seed).queries[:200]
-    qv = embedder.embed(queries)
-    scores = np.concatenate([matrix[s:s + 100_000].astype(np.float32) @ qv.T
-                             for s in range(0, n, 100_000)])  # (n, queries)
-    exact = np.argpartition(-scores, 10, axis=0)[:10].T
-    del scores
-    rss_before = rss_mb()
-    t0 = time.perf_counter()
-    viewed = Index.restore(str(path), view=True)
-    out["restore_view_seconds"] = round(time.perf_counter() - t0, 2)
-    lat, recall, recall100 = [], [], []
-    for i, v in enumerate(qv):
-        t = time.perf_counter()
-        found = viewed.search(v, 10)
-        lat.append(time.perf_counter() - t)
-        truth = set(exact[i].tolist())
-        recall.append(len(truth & {int(k) for k in found.keys}) / 10)
-        recall100.append(len(truth & {int(k) for k in viewed.search(v, 100).keys}) / 10)
-    out["recall@10_in_top100_vs_exact"] = round(statistics.fmean(recall100), 3)
-    out["viewed_search_k10"] = summary_ms(lat)
-    out["recall@10_vs_exact"] = round(statistics.fmean(recall), 3)
-    # Recall against expansion_search, and how far below the exact 10th score the 10th
-    # found one is (near-ties: each base summary recurs in ~2 x 1M / base capabilities).
-    tenth = [float(np.sort(matrix[exact[i]].astype(np.float32) @ qv[i])[0])
-             for i in range(len(qv))]
-    sweep = {}
-    for ef in (64, 128, 256, 512):
-        viewed.expansion_search = ef
-        lat, rec, gap = [], [], []
-        for i, v in enumerate(qv):
-            t = time.perf_counter()
-            found = viewed.search(v, 10)
-            lat.append(time.perf_counter() - t)
-            keys = [int(k) for k in found.keys]
-            rec.append(len(set(exact[i].tolist()) & set(keys)) / 10)
-            got = matrix[keys].astype(np.float32) @ v
-            gap.append(tenth[i] - float(got.min()))
-        sweep[ef] = {"p50_ms": round(pct(lat, 0.5) * 1000, 3),
-                     "recall@10": round(statistics.fmean(rec), 3),
-                     "tenth_score_gap_mean": round(statistics.fmean(gap), 4)}
-    out["expansion_search_sweep"] = sweep
-    out["rss_mb_added_by_view_and_search"] = round(rss_mb() - rss_before)
-    out["load"].append(loadavg())
-    log(f"ann: {out}")
-    return out
-
-
 # -- phase 5: writes at full size (changes the database: run last) ------------------------------
 def cmd_publish(args: argparse.Namespace) -> dict[str, Any]:
     """What one publish costs at full size (unmodified import path: RFC 8785, one durable
-    transaction), why, and the effect of merging the FTS index ('optimize') on OR queries."""
+    transaction), and bringing the shared keyword index up to date after it (what the
+    publishing process does next), against 1,000,000 indexed capabilities."""
     from capgraph.search.corpus import body_from_entry
-    from capgraph.search.documents import query_terms
-    from capgraph.storage.sqlite import fts_search
 
     data = Path(args.data)
     corpus = Corpus(base=args.base, queries=args.query_pool, seed=args.seed)
-    registry = open_registry(data)
-    conn = registry.store._conn()
+    registry = open_registry(data, index_dir=data / "index")
     out: dict[str, Any] = {"load": [loadavg()]}
-    slugs = [r[0] for r in conn.execute("SELECT slug FROM artifacts ORDER BY random() LIMIT 3")]
-    scan = []
-    for slug in slugs:  # what `DELETE FROM capability_fts WHERE slug = ?` has to do
-        t = time.perf_counter()
-        conn.execute("SELECT count(*) FROM capability_fts WHERE slug = ?", (slug,)).fetchone()
-        scan.append(time.perf_counter() - t)
-    out["fts_where_slug_scan"] = summary_ms(scan)
-    rowids = [r[0] for r in conn.execute(
-        "SELECT rowid FROM capability_fts WHERE rowid > "
-        "(SELECT max(rowid) / 2 FROM capability_fts) LIMIT 10")]
-    conn.execute("BEGIN IMMEDIATE")
-    t = time.perf_counter()
-    conn.execute(f"DELETE FROM capability_fts WHERE rowid IN ({','.join('?' * len(rowids))})",
-                 rowids)
-    out["fts_delete_10_by_rowid_ms"] = round(1000 * (time.perf_counter() - t), 2)
-    conn.execute("ROLLBACK")
-    lat = []
+    registry.keywords.sync()
+    store_lat, keyword_lat = [], []
     for a in range(args.artifacts, args.artifacts + args.publishes):
         entry, summary, _ = corpus.artifact(a)
         body = body_from_entry(entry, version="2026-11")
         t = time.perf_counter()
         registry.import_passport({"passport": {"unfragile": body}}, summary=summary)
-        lat.append(time.perf_counter() - t)
-    out["import_passport_at_full_size"] = summary_ms(lat)
-    log(f"publish: {out}")
-
-    qs = corpus.queries[50 + 4 * args.queries:50 + 5 * args.queries]
-
-    def or_queries() -> dict[str, float]:
-        lat = []
-        for q in qs:
-            t = time.perf_counter()
-            fts_search(conn, query_terms(q), limit=200, artifact_type=None)
-            lat.append(time.perf_counter() - t)
-        return summary_ms(lat)
-
-    out["or_before_optimize"] = or_queries()
-    t = time.perf_counter()
-    conn.execute("INSERT INTO capability_fts(capability_fts) VALUES ('optimize')")
-    out["optimize_seconds"] = round(time.perf_counter() - t, 1)
-    out["or_after_optimize"] = or_queries()
+        t1 = time.perf_counter()
+        registry.keywords.sync()
+        store_lat.append(t1 - t)
+        keyword_lat.append(time.perf_counter() - t1)
+    out["import_passport_at_full_size"] = summary_ms(store_lat)
+    out["keyword_index_update_after_publish"] = summary_ms(keyword_lat)
     out["load"].append(loadavg())
     log(f"publish: {out}")
     return out
 
 
 # -- everything ---------------------------------------------------------------------------------
-PHASES = ("embed-base", "embed-sample", "build", "index", "query", "ann", "publish")
+PHASES = ("embed-base", "embed-sample", "build", "keyword", "index", "query", "publish")
 
 
 def run_all(args: argparse.Namespace) -> None:
@@ -1006,7 +750,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "build": cmd_build,
     "index": cmd_index,
     "query": cmd_query,
-    "ann": cmd_ann,
+    "keyword": cmd_keyword,
     "publish": cmd_publish,
     "embed-sample": cmd_embed_sample,
 }
@@ -1032,8 +776,6 @@ def main(argv: list[str] | None = None) -> None:
                         help="compare every Nth fast canonical JSON with rfc8785")
     parser.add_argument("--exact-canonical", action="store_true",
                         help="sign with rfc8785 itself (slower bulk load)")
-    parser.add_argument("--replay-prefix", type=int, default=120_000,
-                        help="vector-log rows for timing the production replay")
     parser.add_argument("--query-threads", type=int, default=1,
                         help="embedder threads when serving (bootstrap uses 1)")
     parser.add_argument("--publishes", type=int, default=5,
