@@ -331,3 +331,42 @@ def test_every_seed_intent_resolves_to_its_own_capability(
                     wrong.append((intent, cap["id"], got))
     assert checked >= 50
     assert wrong == []
+
+
+@pytest.mark.parametrize("risk", ["default", "production", "strict"])
+def test_resolve_reads_only_the_passports_its_answer_needs(
+        demo: tuple[InProcess, Registry], risk: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ranking stops once no later candidate can enter the picks a response uses: the same
+    picks as ranking every candidate, from far fewer passports read."""
+    _, registry = demo
+    resolver, engine = registry.resolver, registry.engine
+    loads: list[str] = []
+    real_load = engine._load
+
+    def counting(slug: str, version: int) -> dict[str, Any]:
+        loads.append(slug)
+        return real_load(slug, version)
+
+    monkeypatch.setattr(engine, "_load", counting)
+    cases = [("extract tables from scanned invoices", None),
+             ("transcribe a podcast episode", None),
+             ("an agent framework for tool calling", None),
+             ("summarise a document", "capability://document")]
+    def key(picks: list[Any]) -> list[tuple[str, str, float]]:
+        return [(p.cand.card.slug, p.cap["uri"], p.score) for p in picks[:need]]
+
+    need, fewer = 7, 0
+    for intent, capability in cases:
+        engine._cards.clear()
+        loads.clear()
+        everything = resolver.rank(intent, capability, None, risk)
+        read_all = len(loads)
+        engine._cards.clear()
+        loads.clear()
+        some = resolver.rank(intent, capability, None, risk, need=need)
+        assert key(some) == key(everything), (intent, risk)
+        assert len(loads) <= read_all
+        fewer += len(loads) < read_all
+    if risk == "default":  # most artifacts pass: 7 picks come long before the last candidate
+        assert fewer >= 2
+    # (a strict posture passes few artifacts, so every candidate may have to be read)
