@@ -59,3 +59,12 @@ def test_growable_rows_grow_in_amortised_steps_and_keep_their_rows() -> None:
         copies += rows._buffer is not before
     assert rows.rows().dtype == np.float16 and rows.rows()[:, 0].tolist() == list(range(1000))
     assert copies < 30  # geometric growth, not one copy per row
+
+
+def test_cap_ids_of_many_labels_match_one_at_a_time() -> None:
+    table = LabelTable()
+    table.append(["a", "a", "b", "c"], ["a__cap_0", "a__cap_1", "b__cap_0", "c__cap_ü"],
+                 ["api", "api", "mcp", "api"])
+    labels = np.array([3, 0, 2, 1, 0])
+    assert table.cap_ids(labels) == [table.cap_id(int(label)) for label in labels]
+    assert table.cap_ids(np.zeros(0, dtype=np.int64)) == []

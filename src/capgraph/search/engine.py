@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from capgraph.errors import BadRequest
-from capgraph.ports import Embedder, Store
+from capgraph.ports import Embedder, Store, StoredVersion
 from capgraph.search.documents import normalize_intent, query_terms
 from capgraph.search.keyword import KeywordIndex
 from capgraph.search.learning import LearnedIndex
@@ -41,6 +42,7 @@ DECLARED_INTENT_BONUS = 0.5
 DENSE_K = 100
 CANDIDATES = 200
 CAPS_PER_ARTIFACT = 3
+STORED_CACHE = 256  # whole stored versions (passport + source, ~30-60 KB each)
 CARD_CACHE = 20_000  # cards kept between queries (a parsed passport body is ~25 KB)
 
 
@@ -124,9 +126,28 @@ class SearchEngine:
         self.learned = learned
         self.learning = True
         self._cards: OrderedDict[tuple[str, int], Card] = OrderedDict()
+        self._stored: OrderedDict[tuple[str, int], StoredVersion] = OrderedDict()
+        self._stored_lock = threading.Lock()
+
+    def stored(self, slug: str, version: int) -> StoredVersion | None:
+        """A stored version, from a small cache (versions never change once written): a
+        resolve reads the same few versions for its gates, its answers and their snippets."""
+        key = (slug, version)
+        with self._stored_lock:
+            hit = self._stored.get(key)
+            if hit is not None:
+                self._stored.move_to_end(key)
+                return hit
+        found = self.store.version(slug, version)
+        if found is not None:
+            with self._stored_lock:
+                self._stored[key] = found
+                if len(self._stored) > STORED_CACHE:
+                    self._stored.popitem(last=False)
+        return found
 
     def _load(self, slug: str, version: int) -> dict[str, Any]:
-        stored = self.store.version(slug, version)
+        stored = self.stored(slug, version)
         if stored is None:  # versions are immutable: a card names one that exists
             raise LookupError(f"{slug} version {version} is not stored")
         body: dict[str, Any] = json.loads(stored.passport)["unfragile"]

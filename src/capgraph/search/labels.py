@@ -129,6 +129,15 @@ class LabelTable:
         start = int(ends[label - 1]) if label else 0
         return bytes(self._cap_bytes[start:int(ends[label])]).decode()
 
+    def cap_ids(self, labels: np.ndarray) -> list[str]:
+        """``cap_id`` of many labels at once (one array lookup for all their offsets)."""
+        ends = self._cap_end.rows()
+        labels = np.asarray(labels, dtype=np.int64)
+        stop = ends[labels]
+        start = np.where(labels > 0, ends[labels - 1], 0)
+        data = self._cap_bytes
+        return [data[a:b].decode() for a, b in zip(start.tolist(), stop.tolist(), strict=True)]
+
     def kind(self, label: int) -> str:
         return self._types[int(self._type_of.rows()[label])]
 

@@ -127,7 +127,7 @@ class Resolver:
     def _execution(self, slug: str, version: int) -> dict[str, Any] | None:
         key = (slug, version)
         if key not in self._executions:
-            stored = self.store.version(slug, version)
+            stored = self.engine.stored(slug, version)
             execution = None
             if stored is not None and stored.source_kind == "manifest":
                 execution = json.loads(stored.source).get("execution")
@@ -190,7 +190,7 @@ class Resolver:
     def _answer(self, intent: str, pick: _Pick, picks: list[_Pick], i: int, conf: float,
                 resolve_id: str, now: datetime, base_url: str) -> dict[str, Any]:
         card = pick.cand.card
-        stored = self.store.version(card.slug, card.version)
+        stored = self.engine.stored(card.slug, card.version)
         assert stored is not None
         passport = json.loads(stored.passport)
         runner_up = picks[i + 1] if i + 1 < len(picks) else None

@@ -234,10 +234,17 @@ class VectorIndex:
         missed but the keyword index found)."""
         count = self._count
         alive = self._alive.rows()
-        found: dict[tuple[str, str], int] = {}
+        wanted: dict[str, set[str]] = {}
         for slug, cap_id in keys:
-            for label in self._labels.labels_of(slug).tolist():
-                if label < count and alive[label] and self._labels.cap_id(label) == cap_id:
+            wanted.setdefault(slug, set()).add(cap_id)
+        found: dict[tuple[str, str], int] = {}
+        for slug, cap_ids in wanted.items():  # each artifact's live labels looked at once
+            labels = self._labels.labels_of(slug)
+            labels = labels[labels < count]
+            labels = labels[alive[labels]]
+            for label, cap_id in zip(labels.tolist(), self._labels.cap_ids(labels),
+                                     strict=True):
+                if cap_id in cap_ids:
                     found[(slug, cap_id)] = label
         if not found:
             return {}
