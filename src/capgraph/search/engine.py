@@ -128,6 +128,8 @@ class SearchEngine:
         self._cards: OrderedDict[tuple[str, int], Card] = OrderedDict()
         self._stored: OrderedDict[tuple[str, int], StoredVersion] = OrderedDict()
         self._stored_lock = threading.Lock()
+        self._latest: dict[str, tuple[int, int]] = {}
+        self._latest_generation = -1
 
     def stored(self, slug: str, version: int) -> StoredVersion | None:
         """A stored version, from a small cache (versions never change once written): a
@@ -156,7 +158,7 @@ class SearchEngine:
     def cards(self, slugs: list[str]) -> dict[str, Card]:
         """The cards of these artifacts' latest versions (unknown slugs are left out)."""
         out = {}
-        for slug, (version, score) in self.store.latest_cards(slugs).items():
+        for slug, (version, score) in self._latest_cards(slugs).items():
             key = (slug, version)
             card = self._cards.get(key)
             if card is None:
@@ -168,6 +170,19 @@ class SearchEngine:
                 self._cards.move_to_end(key)
             out[slug] = card
         return out
+
+    def _latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int]]:
+        """(latest version, score) per slug, remembered until any process writes (the
+        store's generation moves): between writes a query reads none of them again."""
+        generation = self.store.generation()
+        known = self._latest
+        if generation != self._latest_generation:
+            known = self._latest = {}
+            self._latest_generation = generation
+        missing = [s for s in slugs if s not in known]
+        if missing:
+            known.update(self.store.latest_cards(missing))
+        return {s: known[s] for s in slugs if s in known}
 
     def card(self, slug: str) -> Card | None:
         return self.cards([slug]).get(slug)
