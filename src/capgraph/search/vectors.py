@@ -237,15 +237,22 @@ class VectorIndex:
         wanted: dict[str, set[str]] = {}
         for slug, cap_id in keys:
             wanted.setdefault(slug, set()).add(cap_id)
+        # Each artifact's labels looked up once, and all their capability ids decoded in one
+        # pass (a resolve at 1M capabilities asks for ~200 keyword-only finds).
+        slugs = list(wanted)
+        per_slug = [self._labels.labels_of(slug) for slug in slugs]
+        if not per_slug:
+            return {}
+        labels = np.concatenate(per_slug)
+        owner = np.repeat(np.arange(len(slugs)), [len(p) for p in per_slug])
+        keep = labels < count
+        keep[keep] = alive[labels[keep]]
+        labels, owner = labels[keep], owner[keep]
         found: dict[tuple[str, str], int] = {}
-        for slug, cap_ids in wanted.items():  # each artifact's live labels looked at once
-            labels = self._labels.labels_of(slug)
-            labels = labels[labels < count]
-            labels = labels[alive[labels]]
-            for label, cap_id in zip(labels.tolist(), self._labels.cap_ids(labels),
-                                     strict=True):
-                if cap_id in cap_ids:
-                    found[(slug, cap_id)] = label
+        for label, i, cap_id in zip(labels.tolist(), owner.tolist(),
+                                    self._labels.cap_ids(labels), strict=True):
+            if cap_id in wanted[slugs[i]]:
+                found[(slugs[i], cap_id)] = label
         if not found:
             return {}
         scores = _dots(self._rows(np.array(list(found.values()))), vector)
