@@ -155,3 +155,35 @@ def test_rebuild_holds_only_current_documents(tmp_path: Path) -> None:
     query = ["tapir", "ear", "zebra"]
     assert index.search(query, limit=10) == fresh.search(query, limit=10)
     assert len(index) == 4
+
+
+def test_a_database_from_before_the_keyword_log_keeps_its_documents(tmp_path: Path) -> None:
+    """A database whose keyword documents were in the FTS5 table (schema before the keyword
+    log) is migrated: the rows move to the log, the FTS tables go, and search finds them."""
+    import sqlite3
+
+    from capgraph.storage import sqlite as sqlite_store
+
+    path = tmp_path / "old.sqlite"
+    before = sqlite_store._MIGRATIONS.index(next(
+        m for m in sqlite_store._MIGRATIONS if "CREATE TABLE keyword_log" in m))
+    conn = sqlite3.connect(path, isolation_level=None)
+    for script in sqlite_store._MIGRATIONS[:before]:
+        for statement in filter(str.strip, script.split(";")):
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {before}")
+    conn.executemany(
+        "INSERT INTO capability_fts (slug, cap_id, type, name, intents, body, artifact) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [("okapi-cli", "okapi-cli__cap_0", "cli", "okapi ear tagging", "", "", ""),
+         ("moon-api", "moon-api__cap_0", "api", "lunar sample catalogue", "", "", "")])
+    conn.close()
+
+    store = SQLiteStore(path)
+    tables = {r[0] for r in store._conn().execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "keyword_log" in tables and "capability_fts" not in tables
+    index = KeywordIndex(store, path=tmp_path / "index" / "keyword")
+    assert keys(index.search(["okapi"], limit=5)) == [("okapi-cli", "okapi-cli__cap_0")]
+    assert keys(index.search(["lunar"], limit=5, artifact_type="api")) == [
+        ("moon-api", "moon-api__cap_0")]
