@@ -16,10 +16,10 @@ retrieval dev set (BENCHMARKS.md).
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -125,51 +125,38 @@ class SearchEngine:
         self.vectors = vectors
         self.learned = learned
         self.learning = True
-        self._cards: OrderedDict[tuple[str, int], Card] = OrderedDict()
-        self._stored: OrderedDict[tuple[str, int], StoredVersion] = OrderedDict()
-        self._stored_lock = threading.Lock()
+        # Both keyed by (slug, version), which never changes once written. lru_cache is
+        # thread-safe: request threads share these.
+        self._card = functools.lru_cache(maxsize=CARD_CACHE)(self._new_card)
+        self._version = functools.lru_cache(maxsize=STORED_CACHE)(self._read_version)
         self._latest: dict[str, tuple[int, int]] = {}
         self._latest_generation = -1
+
+    def _read_version(self, slug: str, version: int) -> StoredVersion:
+        found = self.store.version(slug, version)
+        if found is None:  # raised, not returned: lru_cache keeps no exceptions
+            raise LookupError(f"{slug} version {version} is not stored")
+        return found
 
     def stored(self, slug: str, version: int) -> StoredVersion | None:
         """A stored version, from a small cache (versions never change once written): a
         resolve reads the same few versions for its gates, its answers and their snippets."""
-        key = (slug, version)
-        with self._stored_lock:
-            hit = self._stored.get(key)
-            if hit is not None:
-                self._stored.move_to_end(key)
-                return hit
-        found = self.store.version(slug, version)
-        if found is not None:
-            with self._stored_lock:
-                self._stored[key] = found
-                if len(self._stored) > STORED_CACHE:
-                    self._stored.popitem(last=False)
-        return found
+        try:
+            return self._version(slug, version)
+        except LookupError:
+            return None
 
     def _load(self, slug: str, version: int) -> dict[str, Any]:
-        stored = self.stored(slug, version)
-        if stored is None:  # versions are immutable: a card names one that exists
-            raise LookupError(f"{slug} version {version} is not stored")
-        body: dict[str, Any] = json.loads(stored.passport)["unfragile"]
+        body: dict[str, Any] = json.loads(self._version(slug, version).passport)["unfragile"]
         return body
+
+    def _new_card(self, slug: str, version: int, score: int) -> Card:
+        return Card(slug, version, score=score, load=self._load)
 
     def cards(self, slugs: list[str]) -> dict[str, Card]:
         """The cards of these artifacts' latest versions (unknown slugs are left out)."""
-        out = {}
-        for slug, (version, score) in self._latest_cards(slugs).items():
-            key = (slug, version)
-            card = self._cards.get(key)
-            if card is None:
-                card = Card(slug, version, score=score, load=self._load)
-                self._cards[key] = card
-                if len(self._cards) > CARD_CACHE:
-                    self._cards.popitem(last=False)
-            else:
-                self._cards.move_to_end(key)
-            out[slug] = card
-        return out
+        return {slug: self._card(slug, version, score)
+                for slug, (version, score) in self._latest_cards(slugs).items()}
 
     def _latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int]]:
         """(latest version, score) per slug, remembered until any process writes (the
