@@ -44,6 +44,7 @@ class SearchDoc:
         full = ". ".join(p for p in (own_name, self.body) if p)
         return short, full or short
 
+
 def documents_for(body: Mapping[str, Any], *, summary: str | None = None) -> list[SearchDoc]:
     """One document per capability of a passport body: capability name; intents and best-for;
     description with input and output types; the artifact's name, tags and categories (and

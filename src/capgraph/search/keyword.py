@@ -92,6 +92,11 @@ class KeywordIndex:
 
     @contextmanager
     def _file_lock(self) -> Iterator[None]:
+        """Excludes other processes writing the same directory (nothing to exclude in
+        memory)."""
+        if self.path is None:
+            yield
+            return
         lock_path = self._dir().with_suffix(".lock")
         with open(lock_path, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
@@ -125,11 +130,8 @@ class KeywordIndex:
             return
         with self._lock:
             if self.store.keyword_changes(self._applied(), limit=1):
-                if self.path is None:
+                with self._file_lock():
                     self._apply()
-                else:
-                    with self._file_lock():
-                        self._apply()
             self._index.reload()
             self._generation = generation
 
@@ -142,15 +144,16 @@ class KeywordIndex:
         # From the start (a new or rebuilt index) only each artifact's current documents are
         # added: deleted documents linger in tantivy's statistics until segments merge, so
         # replaying history would make BM25 scores depend on how often artifacts changed.
-        current = self._last_resets() if seq == 0 else {}
+        fresh = seq == 0
+        current = self._last_resets() if fresh else {}
         writer = self._index.writer(_WRITER_HEAP, 1)
         try:
-            if seq == 0:  # whatever is there (say, its position was lost) is replaced whole
+            if fresh:  # whatever is there (say, its position was lost) is replaced whole
                 writer.delete_all_documents()
             while rows:
                 for row in rows:
                     seq, slug, cap_id, kind, name, intents, body, artifact = row
-                    if current:
+                    if fresh:
                         if not cap_id or seq < current.get(slug, 0):
                             continue
                     elif not cap_id:  # reset marker: the artifact's earlier documents are gone
@@ -183,14 +186,9 @@ class KeywordIndex:
     def rebuild(self) -> None:
         """Replace the index with the log's current documents (``capgraph index rebuild``), in
         one commit: processes reading it see the old index or the new one, never a gap."""
-        with self._lock:
-            if self.path is None:
-                self._seq = 0
-                self._apply()
-            else:
-                with self._file_lock():
-                    self._record(0)
-                    self._apply()
+        with self._lock, self._file_lock():
+            self._record(0)
+            self._apply()
             self._index.reload()
             self._generation = -1
 
