@@ -35,9 +35,9 @@ from capgraph.cli.evaluate import load_corpus  # noqa: E402
 from capgraph.search.corpus import body_from_entry  # noqa: E402
 from capgraph.search.documents import SearchDoc, documents_for, query_terms  # noqa: E402
 from capgraph.search.embedding import MiniLMEmbedder  # noqa: E402
+from capgraph.search.keyword import KeywordIndex  # noqa: E402
+from capgraph.storage.memory import MemoryStore  # noqa: E402
 
-# The keyword side as the tantivy index being written in src (search/keyword.py) builds it.
-FIELD_BOOSTS = {"name": 3.0, "intents": 2.0, "body": 1.0, "artifact": 1.0}
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 # Query-side normalisation: generic request boilerplate at the start ("Can you please",
 # "I'm looking for a tool that", "Hello, chatbot!") and a trailing "can you help me with that?".
@@ -147,31 +147,17 @@ def variant_texts(doc: SearchDoc) -> list[str]:
 
 
 def keyword_scores(docs: list[SearchDoc], slugs: list[str], queries: list[str]) -> np.ndarray:
-    """BM25 of every (query, artifact) from an in-memory tantivy index like src's."""
-    import tantivy
-
-    builder = tantivy.SchemaBuilder()
-    builder.add_text_field("slug", stored=True, tokenizer_name="raw", index_option="basic")
-    for field in FIELD_BOOSTS:
-        builder.add_text_field(field, tokenizer_name="en_stem", index_option="freq")
-    index = tantivy.Index(builder.build())
-    writer = index.writer(64_000_000, 1)
+    """BM25 of every (query, artifact) from src's own keyword index (search/keyword.py), in
+    memory: one document per artifact, as MetaTool has one capability each."""
+    store = MemoryStore()
     for slug, doc in zip(slugs, docs, strict=True):
-        writer.add_document(tantivy.Document(slug=slug, name=doc.name, intents=doc.intents,
-                                             body=doc.body, artifact=doc.artifact))
-    writer.commit()
-    writer.wait_merging_threads()
-    index.reload()
-    searcher = index.searcher()
+        store.reindex(slug, "api", [doc], None)
+    index = KeywordIndex(store)
     col = {s: i for i, s in enumerate(slugs)}
     out = np.zeros((len(queries), len(slugs)), dtype=np.float32)
     for i, text in enumerate(queries):
-        terms = query_terms(text)
-        if not terms:
-            continue
-        query = index.parse_query(" ".join(terms), list(FIELD_BOOSTS), field_boosts=FIELD_BOOSTS)
-        for score, address in searcher.search(query, len(slugs), count=False).hits:
-            out[i, col[str(searcher.doc(address)["slug"][0])]] = score
+        for slug, _, score in index.search(query_terms(text), limit=len(slugs)):
+            out[i, col[slug]] = score
     return out
 
 
