@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from capgraph.search.documents import SearchDoc
-from capgraph.search.keyword import KeywordIndex
+from capgraph.search.keyword import FIELD_WEIGHTS, KeywordIndex, weighted_text
 from capgraph.storage.memory import MemoryStore
 from capgraph.storage.sqlite import SQLiteStore
 
@@ -63,6 +63,32 @@ def test_any_word_bm25_with_stemming_and_field_weights(
                                                                      "okapi-cli__cap_0")
     assert index.search(["unicorn"], limit=5) == []
     assert index.search([], limit=5) == []
+
+
+def test_a_word_repeated_across_fields_is_saturated_once_bm25f() -> None:
+    """BM25F: a word in the name *and* the artifact text counts as a higher frequency in one
+    saturating score, not as two full field scores added up (which would double it)."""
+    store = MemoryStore()
+    store.reindex("both", "api", [SearchDoc(
+        cap_id="both__cap_0", name="acme", intents="", body="general helper",
+        artifact="acme")], None)
+    store.reindex("name-only", "api", [SearchDoc(
+        cap_id="name-only__cap_0", name="acme", intents="", body="general helper",
+        artifact="zzz")], None)
+    for i in range(8):  # background documents
+        store.reindex(f"other-{i}", "api", [SearchDoc(
+            cap_id=f"other-{i}__cap_0", name=f"thing {i}", intents="", body="general helper",
+            artifact=f"other {i}")], None)
+    index = KeywordIndex(store)
+    scores = {slug: score for slug, _, score in index.search(["acme"], limit=10)}
+    assert scores["both"] > scores["name-only"]  # more of the word still counts...
+    assert scores["both"] < 1.3 * scores["name-only"]  # ...but saturates, not doubles
+
+
+def test_weighted_text_repeats_each_field_by_its_weight() -> None:
+    text = weighted_text("Name", "an intent", "the body", "")
+    assert text.split("\n") == ["Name"] * FIELD_WEIGHTS["name"] + \
+        ["an intent"] * FIELD_WEIGHTS["intents"] + ["the body"] * FIELD_WEIGHTS["body"]
 
 
 def test_the_type_filter_keeps_scores_and_drops_other_types(
