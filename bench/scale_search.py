@@ -651,7 +651,7 @@ def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
     lat, wall, _ = run_clients(floor, slices["resolve-8"], 8)
     record("floor-8", lat, wall)
     out["runs"] = runs
-    out["cards_cached"] = registry.engine._card.cache_info().currsize
+    out["bodies_cached"] = registry.engine._body.cache_info().currsize
     out["ratio_resolve_p50_to_floor_p50"] = round(runs["resolve-1"]["p50"] / runs["floor-1"]["p50"],
                                                   2)
     out["ratio_search_p50_to_floor_p50"] = round(runs["search-1"]["p50"] / runs["floor-1"]["p50"],
@@ -679,7 +679,7 @@ def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
         1000 * (total - sum(timed.totals.values())) / len(bq), 2)
     log(f"breakdown: {out['breakdown']}")
 
-    out["cards_cached_end"] = registry.engine._card.cache_info().currsize
+    out["bodies_cached_end"] = registry.engine._body.cache_info().currsize
     out["rss_mb_end"] = round(rss_mb())
     out["peak_rss_mb"] = round(peak_mb())
     out["load"]["end"] = loadavg()

@@ -357,11 +357,11 @@ def test_resolve_reads_only_the_passports_its_answer_needs(
 
     need, fewer = 7, 0
     for intent, capability in cases:
-        engine._card.cache_clear()
+        engine._body.cache_clear()
         loads.clear()
         everything = resolver.rank(intent, capability, None, risk)
         read_all = len(loads)
-        engine._card.cache_clear()
+        engine._body.cache_clear()
         loads.clear()
         some = resolver.rank(intent, capability, None, risk, need=need)
         assert key(some) == key(everything), (intent, risk)

@@ -21,7 +21,6 @@ import json
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from capgraph.errors import BadRequest
@@ -43,13 +42,18 @@ DENSE_K = 100
 CANDIDATES = 200
 CAPS_PER_ARTIFACT = 3
 STORED_CACHE = 256  # whole stored versions (passport + source, ~30-60 KB each)
-CARD_CACHE = 20_000  # cards kept between queries (a parsed passport body is ~25 KB)
+CARD_CACHE = 20_000  # cards kept between queries (a few hundred bytes each, no body)
+# Parsed passport bodies kept between queries. Far fewer: each is hundreds of Python objects,
+# and 20,000 of them made every full garbage collection walk millions of objects.
+BODY_CACHE = 1_024
 
 
 class Card:
     """What ranking and answers need of an artifact's latest version. Ranking needs only the
-    score (read with every candidate's in one query); the passport body is parsed on first
-    use, so a query over hundreds of candidates parses only the few it answers with."""
+    score (read with every candidate's in one query); the passport body is loaded when used,
+    so a query over hundreds of candidates parses only the few it answers with. A card made
+    with ``load`` keeps no body itself: cards are cached by the thousand, bodies by the
+    hundred (each body is hundreds of objects for the garbage collector to walk)."""
 
     __slots__ = ("_body", "_load", "score", "slug", "version")
 
@@ -66,10 +70,10 @@ class Card:
 
     @property
     def body(self) -> dict[str, Any]:
-        if self._body is None:
-            assert self._load is not None
-            self._body = self._load(self.slug, self.version)
-        return self._body
+        if self._body is not None:
+            return self._body
+        assert self._load is not None
+        return self._load(self.slug, self.version)
 
     @property
     def name(self) -> str:
@@ -95,16 +99,26 @@ class Card:
         return None
 
 
-@dataclass(frozen=True)
 class Candidate:
-    """An artifact and its matching capabilities (best first) for one query."""
+    """An artifact and its matching capabilities (best first) for one query. A query makes
+    hundreds and reads a few, so the capability list is built only when read."""
 
-    card: Card
-    caps: list[tuple[str, float]]  # (capability id, relevance 0..1)
-    relevance: float
-    rank_score: float
-    raw: float  # the best capability's raw BM25 score (0 when only the dense index found it)
-    cosine: float = 0.0  # the best capability's cosine with the query
+    __slots__ = ("_ranked", "card", "cosine", "rank_score", "raw", "relevance")
+
+    def __init__(self, card: Card, ranked: list[tuple[float, str, float, float]], *,
+                 rank_score: float) -> None:
+        self.card = card
+        self._ranked = ranked  # (-relevance, capability id, raw bm25, cosine), sorted
+        neg, _, self.raw, self.cosine = ranked[0]
+        self.relevance = -neg
+        self.rank_score = rank_score
+        # raw: the best capability's BM25 score (0 when only the dense index found it);
+        # cosine: the best capability's cosine with the query.
+
+    @property
+    def caps(self) -> list[tuple[str, float]]:
+        """(capability id, relevance 0..1), best first."""
+        return [(cap_id, -neg) for neg, cap_id, _, _ in self._ranked]
 
 
 def check_query(text: str, *, field: str = "q") -> str:
@@ -128,6 +142,7 @@ class SearchEngine:
         # Both keyed by (slug, version), which never changes once written. lru_cache is
         # thread-safe: request threads share these.
         self._card = functools.lru_cache(maxsize=CARD_CACHE)(self._new_card)
+        self._body = functools.lru_cache(maxsize=BODY_CACHE)(self._parse_body)
         self._version = functools.lru_cache(maxsize=STORED_CACHE)(self._read_version)
         self._latest: dict[str, tuple[int, int]] = {}
         self._latest_generation = -1
@@ -150,8 +165,11 @@ class SearchEngine:
         body: dict[str, Any] = json.loads(self._version(slug, version).passport)["unfragile"]
         return body
 
+    def _parse_body(self, slug: str, version: int) -> dict[str, Any]:
+        return self._load(slug, version)  # looked up per call: tests count loads
+
     def _new_card(self, slug: str, version: int, score: int) -> Card:
-        return Card(slug, version, score=score, load=self._load)
+        return Card(slug, version, score=score, load=self._body)
 
     def cards(self, slugs: list[str]) -> dict[str, Card]:
         """The cards of these artifacts' latest versions (unknown slugs are left out)."""
@@ -202,27 +220,31 @@ class SearchEngine:
         boosts: dict[tuple[str, str], float] = {}
         if self.learning and self.learned is not None and self.embedder is not None:
             boosts = self.learned.boosts(query)
-        scored: dict[str, list[tuple[str, float, float, float]]] = defaultdict(list)
+        # Per artifact, its capabilities as (-relevance, id, raw, cosine): sorted as tuples,
+        # best first and ties by id (this loop runs over ~300 capabilities per query).
+        scored: dict[str, list[tuple[float, str, float, float]]] = defaultdict(list)
+        keyword_part = (1 - weight) / top
         for key in keyword.keys() | dense.keys() | declared:
             raw = keyword.get(key, 0.0)
             cosine = dense.get(key, floor)
-            relevance = weight * cosine + (1 - weight) * raw / top
+            relevance = weight * cosine + keyword_part * raw
             if key in declared:
                 relevance += DECLARED_INTENT_BONUS
-            relevance += boosts.get(key, 0.0)
-            scored[key[0]].append((key[1], relevance, raw, cosine))
-        out = []
+            if boosts:
+                relevance += boosts.get(key, 0.0)
+            scored[key[0]].append((-relevance, key[1], raw, cosine))
+        ranked = []
         cards = self.cards(list(scored))
         for slug, caps in scored.items():
             card = cards.get(slug)
             if card is None:
                 continue
-            caps.sort(key=lambda c: (-c[1], c[0]))
-            best = caps[0]
-            out.append(Candidate(card, [(c[0], c[1]) for c in caps], best[1],
-                                 best[1] + PRIOR_WEIGHT * card.score / 100, best[2], best[3]))
-        out.sort(key=lambda c: (-c.rank_score, c.card.slug))
-        return out
+            if len(caps) > 1:
+                caps.sort()
+            rank_score = PRIOR_WEIGHT * card.score / 100 - caps[0][0]
+            ranked.append((-rank_score, slug, Candidate(card, caps, rank_score=rank_score)))
+        ranked.sort()  # by (-rank score, slug): slugs are unique, candidates never compared
+        return [r[2] for r in ranked]
 
     def search(self, query: str, *, limit: int = 5, artifact_type: str | None = None
                ) -> SearchResult:

@@ -10,6 +10,7 @@ Risk postures are gates applied before ranking (documented in docs/RESOLVE.md):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import secrets
@@ -68,7 +69,8 @@ class Resolver:
         self._secret = secret
         self._now = now
         self.calibrator = calibrator or Calibrator.load()
-        self._executions: dict[tuple[str, int], dict[str, Any] | None] = {}
+        # An answer's execution block, by (slug, version): bounded, as the registry grows.
+        self._execution = functools.lru_cache(maxsize=1_024)(self._read_execution)
 
     def features(self, intent: str, picks: list[_Pick]) -> dict[str, float]:
         """What the confidence model sees of a ranking."""
@@ -124,15 +126,12 @@ class Resolver:
         picks.sort(key=lambda p: (-p.score, p.cand.card.slug))
         return picks
 
-    def _execution(self, slug: str, version: int) -> dict[str, Any] | None:
-        key = (slug, version)
-        if key not in self._executions:
-            stored = self.engine.stored(slug, version)
-            execution = None
-            if stored is not None and stored.source_kind == "manifest":
-                execution = json.loads(stored.source).get("execution")
-            self._executions[key] = execution if isinstance(execution, dict) else None
-        return self._executions[key]
+    def _read_execution(self, slug: str, version: int) -> dict[str, Any] | None:
+        stored = self.engine.stored(slug, version)
+        execution = None
+        if stored is not None and stored.source_kind == "manifest":
+            execution = json.loads(stored.source).get("execution")
+        return execution if isinstance(execution, dict) else None
 
     def resolve(self, intent: str, *, limit: int = 3, artifact_type: str | None = None,
                 risk: str = "default", capability: str | None = None,
