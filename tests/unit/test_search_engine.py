@@ -3,16 +3,19 @@ retrieval and their fusion, the trust prior, the declared-intent bonus, and quer
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from capgraph.errors import BadRequest
 from capgraph.search.documents import documents_for, normalize_intent, query_terms
-from capgraph.search.engine import DECLARED_INTENT_BONUS, PRIOR_WEIGHT
+from capgraph.search.engine import DECLARED_INTENT_BONUS, PRIOR_WEIGHT, Card, SearchEngine
 from capgraph.service import Registry
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
@@ -299,3 +302,52 @@ def test_query_terms_drop_stopwords_and_repeats() -> None:
     assert query_terms("How do I find THE weather, the weather for Oslo?") == \
         ["weather", "oslo"]
     assert query_terms("the a of") == []
+
+
+# -- lazy ranking ---------------------------------------------------------------------------
+class _FakeEngine(SearchEngine):
+    """``ranked`` over given relevances and scores, counting the cards it reads."""
+
+    def __init__(self, relevance: dict[str, float], scores: dict[str, int]) -> None:
+        self._relevance = relevance
+        self._scores = scores
+        self.read: list[str] = []
+
+    def _scored(self, text: str, artifact_type: str | None
+                ) -> dict[str, list[tuple[float, str, float, float]]]:
+        return {slug: [(-rel, f"{slug}__cap_0", 0.0, rel)] for slug, rel in
+                self._relevance.items()}
+
+    def cards(self, slugs: list[str]) -> dict[str, Card]:
+        self.read.extend(slugs)
+        return {s: Card(s, 1, score=self._scores[s], load=lambda *_: {}) for s in slugs
+                if s in self._scores}
+
+
+def _reference(relevance: dict[str, float], scores: dict[str, int]) -> list[str]:
+    keyed = [(-(PRIOR_WEIGHT * min(scores[s], 100) / 100 + r), s) for s, r in relevance.items()
+             if s in scores]
+    return [s for _, s in sorted(keyed)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text("abcdefgh", min_size=1, max_size=4),
+                       st.tuples(st.sampled_from([0.0, 0.1, 0.5, 0.52, 0.55, 0.9, 1.0, 1.5]) |
+                                 st.floats(0, 1.6),
+                                 st.sampled_from([0, 50, 100]) | st.integers(0, 100),
+                                 st.booleans()),
+                       max_size=80))
+def test_lazy_ranking_is_the_full_sort(data: dict[str, tuple[float, int, bool]]) -> None:
+    """Same order as scoring everything (ties included), and unknown artifacts left out."""
+    relevance = {s: r for s, (r, _, _) in data.items()}
+    scores = {s: score for s, (_, score, known) in data.items() if known}
+    engine = _FakeEngine(relevance, scores)
+    assert [c.card.slug for c in engine.ranked("q")] == _reference(relevance, scores)
+
+
+def test_lazy_ranking_reads_few_cards_for_the_first_answers() -> None:
+    relevance = {f"a{i:03d}": 1.0 - i / 300 for i in range(300)}  # spread like real queries
+    engine = _FakeEngine(relevance, dict.fromkeys(relevance, 50))
+    first = list(itertools.islice(engine.ranked("q"), 7))
+    assert [c.card.slug for c in first] == _reference(relevance, engine._scores)[:7]
+    assert len(engine.read) <= 48  # two small batches, not 300 cards

@@ -17,10 +17,13 @@ retrieval dev set (BENCHMARKS.md).
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 import json
+import math
 import secrets
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from capgraph.errors import BadRequest
@@ -40,6 +43,7 @@ DENSE_WEIGHT = 0.9
 DECLARED_INTENT_BONUS = 0.5
 DENSE_K = 100
 CANDIDATES = 200
+FIRST_CARDS = 16  # cards read in the first batch of a lazy ranking (then 32, 64, ...)
 CAPS_PER_ARTIFACT = 3
 STORED_CACHE = 256  # whole stored versions (passport + source, ~30-60 KB each)
 CARD_CACHE = 20_000  # cards kept between queries (a few hundred bytes each, no body)
@@ -194,6 +198,44 @@ class SearchEngine:
 
     def candidates(self, text: str, *, artifact_type: str | None = None) -> list[Candidate]:
         """Every artifact with a matching capability, best first."""
+        return list(self.ranked(text, artifact_type=artifact_type))
+
+    def ranked(self, text: str, *, artifact_type: str | None = None) -> Iterator[Candidate]:
+        """The artifacts of ``candidates``, in the same order, read lazily: an artifact's rank
+        score is its relevance plus at most ``PRIOR_WEIGHT`` (UnfragileRank <= 100), so the
+        artifacts are taken by relevance and their cards (version and score) read in growing
+        batches; a candidate is yielded once no artifact still unread could outrank it. A
+        caller that wants the first few never reads the cards of the hundreds after them."""
+        scored = self._scored(text, artifact_type)
+        # (-best relevance, slug): the order in which cards are read
+        by_relevance = sorted((caps[0][0], slug) for slug, caps in scored.items())
+        ready: list[tuple[float, str, Candidate]] = []  # a heap by (-rank score, slug)
+        read, batch = 0, FIRST_CARDS
+        while read < len(by_relevance) or ready:
+            # the best rank score an artifact whose card is unread could still reach
+            bound = (PRIOR_WEIGHT - by_relevance[read][0] if read < len(by_relevance)
+                     else -math.inf)
+            while ready and -ready[0][0] > bound:
+                yield heapq.heappop(ready)[2]
+            if read >= len(by_relevance):
+                continue
+            slugs = [slug for _, slug in by_relevance[read:read + batch]]
+            read, batch = read + len(slugs), batch * 2
+            cards = self.cards(slugs)
+            for slug in slugs:
+                card = cards.get(slug)
+                if card is None:
+                    continue
+                caps = scored[slug]
+                # (scores are 0..100; an imported passport claiming more gets no more)
+                rank_score = PRIOR_WEIGHT * min(card.score, 100) / 100 - caps[0][0]
+                heapq.heappush(ready, (-rank_score, slug, Candidate(card, caps,
+                                                                    rank_score=rank_score)))
+
+    def _scored(self, text: str, artifact_type: str | None
+                ) -> dict[str, list[tuple[float, str, float, float]]]:
+        """Each matching artifact's capabilities as (-relevance, capability id, raw BM25,
+        cosine), best first (ties by id)."""
         terms = query_terms(text)
         hits = self.keywords.search(terms, limit=CANDIDATES, artifact_type=artifact_type)
         keyword: dict[tuple[str, str], float] = {}
@@ -220,8 +262,7 @@ class SearchEngine:
         boosts: dict[tuple[str, str], float] = {}
         if self.learning and self.learned is not None and self.embedder is not None:
             boosts = self.learned.boosts(query)
-        # Per artifact, its capabilities as (-relevance, id, raw, cosine): sorted as tuples,
-        # best first and ties by id (this loop runs over ~300 capabilities per query).
+        # Sorted as tuples: best first, ties by id (this loop runs over ~300 capabilities).
         scored: dict[str, list[tuple[float, str, float, float]]] = defaultdict(list)
         keyword_part = (1 - weight) / top
         for key in keyword.keys() | dense.keys() | declared:
@@ -233,18 +274,10 @@ class SearchEngine:
             if boosts:
                 relevance += boosts.get(key, 0.0)
             scored[key[0]].append((-relevance, key[1], raw, cosine))
-        ranked = []
-        cards = self.cards(list(scored))
-        for slug, caps in scored.items():
-            card = cards.get(slug)
-            if card is None:
-                continue
+        for caps in scored.values():
             if len(caps) > 1:
                 caps.sort()
-            rank_score = PRIOR_WEIGHT * card.score / 100 - caps[0][0]
-            ranked.append((-rank_score, slug, Candidate(card, caps, rank_score=rank_score)))
-        ranked.sort()  # by (-rank score, slug): slugs are unique, candidates never compared
-        return [r[2] for r in ranked]
+        return scored
 
     def search(self, query: str, *, limit: int = 5, artifact_type: str | None = None
                ) -> SearchResult:
@@ -253,7 +286,7 @@ class SearchEngine:
         if not 1 <= limit <= 20:
             raise BadRequest("limit must be between 1 and 20")
         matches = []
-        for cand in self.candidates(text, artifact_type=artifact_type)[:limit]:
+        for cand in itertools.islice(self.ranked(text, artifact_type=artifact_type), limit):
             card = cand.card
             capabilities = []
             for cap_id, rel in cand.caps[:CAPS_PER_ARTIFACT]:

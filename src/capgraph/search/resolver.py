@@ -110,7 +110,7 @@ class Resolver:
         once ``need`` picks beat the next candidate's rank score the rest cannot enter: their
         passports are never read (at 1M capabilities, reading all ~200 cost 150 ms)."""
         picks: list[_Pick] = []
-        for cand in self.engine.candidates(query, artifact_type=artifact_type):
+        for cand in self.engine.ranked(query, artifact_type=artifact_type):
             if need is not None and len(picks) >= need:
                 picks.sort(key=lambda p: (-p.score, p.cand.card.slug))
                 if picks[need - 1].score > cand.rank_score + 1e-9:
