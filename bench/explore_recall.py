@@ -4,6 +4,7 @@
     .venv/bin/python bench/explore_recall.py queries --stripped --part 0 --parts 2  # optional
     .venv/bin/python bench/explore_recall.py corpus   # registry vectors, text variants, BM25
     .venv/bin/python bench/explore_recall.py run [--json OUT]   # every variant, ~1 min
+    .venv/bin/python bench/explore_recall.py keyword [--json OUT]  # keyword sides, ~2 min
 
 Query and corpus embeddings come from the project's own ``MiniLMEmbedder`` (each text embedded
 alone, as ``SearchEngine.candidates`` embeds a query) and are cached in ``/tmp/explore``; the
@@ -184,6 +185,94 @@ def fts5_scores(docs: list[SearchDoc], slugs: list[str], queries: list[str]) -> 
                 [match]):
             out[i, col[slug]] = score
     return out
+
+
+def _tantivy_fields() -> tuple[Any, Any]:
+    """The session-2 keyword index: four fields, each its own BM25, summed with boosts."""
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("slug", stored=True, tokenizer_name="raw")
+    for field in SESSION2_BOOSTS:
+        builder.add_text_field(field, tokenizer_name="en_stem", index_option="freq")
+    return tantivy, tantivy.Index(builder.build())
+
+
+SESSION2_BOOSTS = {"name": 3.0, "intents": 2.0, "body": 1.0, "artifact": 1.0}
+
+
+def per_field_scores(docs: list[SearchDoc], slugs: list[str], queries: list[str], *,
+                     fts5_idf: bool = False) -> np.ndarray:
+    """BM25 of every (query, artifact) as session 2 shipped it: one tantivy BM25 per field,
+    summed with boosts 3/2/1/1. With ``fts5_idf`` each query term is also boosted by the
+    ratio of FTS5's idf, log((N - n + 0.5) / (n + 0.5)) floored at 1e-6, to Lucene's,
+    log(1 + (N - n + 0.5) / (n + 0.5)) (n: documents holding the term in any field), to test
+    whether idf is what FTS5 did better."""
+    import math
+
+    tantivy, index = _tantivy_fields()
+    writer = index.writer(50_000_000, 1)
+    for slug, d in zip(slugs, docs, strict=True):
+        writer.add_document(tantivy.Document(slug=slug, name=d.name, intents=d.intents,
+                                             body=d.body, artifact=d.artifact))
+    writer.commit()
+    writer.wait_merging_threads()
+    index.reload()
+    searcher = index.searcher()
+    total = searcher.num_docs
+    stem = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(
+        tantivy.Filter.remove_long(40)).filter(tantivy.Filter.lowercase()).filter(
+        tantivy.Filter.stemmer("english")).build()
+    fields = list(SESSION2_BOOSTS)
+    col = {s: i for i, s in enumerate(slugs)}
+    out = np.zeros((len(queries), len(slugs)), dtype=np.float32)
+    for i, text in enumerate(queries):
+        terms = query_terms(text)
+        if not terms:
+            continue
+        if not fts5_idf:
+            query = index.parse_query(" ".join(terms), fields, field_boosts=SESSION2_BOOSTS)
+        else:
+            parts = []
+            for term in terms:
+                stems = stem.analyze(term)
+                n = max(searcher.doc_freq(f, stems[0]) for f in fields) if stems else 0
+                if not n:
+                    continue
+                ratio = max(1e-6, math.log((total - n + 0.5) / (n + 0.5))) / math.log(
+                    1 + (total - n + 0.5) / (n + 0.5))
+                parts.append((tantivy.Occur.Should, tantivy.Query.boost_query(
+                    index.parse_query(term, fields, field_boosts=SESSION2_BOOSTS), ratio)))
+            if not parts:
+                continue
+            query = tantivy.Query.boolean_query(parts)
+        for score, address in searcher.search(query, len(slugs), count=False).hits:
+            out[i, col[str(searcher.doc(address)["slug"][0])]] = score
+    return out
+
+
+def run_keyword(out: Path | None) -> None:
+    """The keyword side, each fused with the shipped dense texts as the engine fuses."""
+    data = Data()
+    bench = Bench(data)
+    dense = data.q @ mean_of(data, proposed_texts).T
+    print(f"{'variant':40} {'keyword':7} {'even R@1/R@5/nDCG':17}  {'odd':17}  {'all':17}"
+          "  R@1: merged-gold other-gold macro")
+    sides = {
+        "SQLite FTS5 (session 1)": data.keyword_fts,
+        "tantivy, per-field sum (session 2)": per_field_scores(data.docs, data.slugs,
+                                                               data.queries),
+        "per-field sum, FTS5's idf per term": per_field_scores(data.docs, data.slugs,
+                                                               data.queries, fts5_idf=True),
+        "tantivy BM25F (shipped: search/keyword.py)": keyword_scores(data.docs, data.slugs,
+                                                                     data.queries),
+    }
+    for name, matrix in sides.items():
+        for alpha in (0.85, 0.9, 0.925):
+            bench.report(name, fuse(dense, matrix, alpha=alpha, prior=data.prior),
+                         keyword="-", params=f"alpha={alpha}")
+    if out is not None:
+        out.write_text(json.dumps(bench.rows, indent=1))
 
 
 def _trust_score(stored: Any) -> float:
@@ -548,11 +637,15 @@ def main() -> None:
     sub.add_parser("corpus")
     r = sub.add_parser("run")
     r.add_argument("--json", type=Path, default=None, help="Write every row here too.")
+    k = sub.add_parser("keyword")
+    k.add_argument("--json", type=Path, default=None, help="Write every row here too.")
     args = parser.parse_args()
     if args.cmd == "queries":
         cache_queries(args.part, args.parts, normalized=args.stripped)
     elif args.cmd == "corpus":
         cache_corpus()
+    elif args.cmd == "keyword":
+        run_keyword(args.json)
     else:
         run(args.json)
 
