@@ -68,3 +68,19 @@ def test_cap_ids_of_many_labels_match_one_at_a_time() -> None:
     labels = np.array([3, 0, 2, 1, 0])
     assert table.cap_ids(labels) == [table.cap_id(int(label)) for label in labels]
     assert table.cap_ids(np.zeros(0, dtype=np.int64)) == []
+
+
+def test_labels_of_many_slugs_match_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frozen and recent labels alike, unknown slugs contributing nothing, repeats allowed."""
+    monkeypatch.setattr(LabelTable, "REFREEZE_MIN", 7)
+    table = LabelTable()
+    asked = ["s3", "unknown", "s0", "s5", "s3", "s1"]
+    for batch in range(5):
+        slugs = [f"s{(batch * 5 + i) % 6}" for i in range(4)]
+        table.append(slugs, [f"{s}-c{batch}" for s in slugs], ["api"] * 4)
+        labels, owner = table.labels_of_many(asked)
+        got = {i: sorted(labels[owner == i].tolist()) for i in range(len(asked))}
+        assert got == {i: sorted(table.labels_of(s).tolist()) for i, s in enumerate(asked)}
+    assert table._frozen > 0 and table._recent  # both parts were read
+    empty_labels, empty_owner = table.labels_of_many([])
+    assert len(empty_labels) == len(empty_owner) == 0

@@ -121,6 +121,29 @@ class LabelTable:
             parts.append(np.array(recent, dtype=np.int64))
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
+    def labels_of_many(self, slugs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``labels_of`` for many slugs in one pass: every label, and the position in ``slugs``
+        of the slug it belongs to (a query asks this for ~200 artifacts at once)."""
+        ids = [self._slug_ids.get(slug, -1) for slug in slugs]
+        # The dict before the sorted index, as in ``labels_of``.
+        recent = self._recent
+        extra = [(label, i) for i, slug_id in enumerate(ids) if slug_id >= 0
+                 for label in recent.get(slug_id, ())]
+        order, starts = self._index
+        slug_ids = np.array(ids, dtype=np.int64)
+        frozen = (slug_ids >= 0) & (slug_ids + 1 < len(starts))
+        first = np.where(frozen, starts[np.where(frozen, slug_ids, 0)], 0)
+        lengths = np.where(frozen, starts[np.where(frozen, slug_ids + 1, 0)], 0) - first
+        owner = np.repeat(np.arange(len(slugs), dtype=np.int64), lengths)
+        within = np.arange(int(lengths.sum()), dtype=np.int64)
+        within -= np.repeat(np.cumsum(lengths) - lengths, lengths)
+        labels = order[np.repeat(first, lengths) + within].astype(np.int64)
+        if extra:
+            more = np.array(extra, dtype=np.int64)
+            labels = np.concatenate([labels, more[:, 0]])
+            owner = np.concatenate([owner, more[:, 1]])
+        return labels, owner
+
     def slug(self, label: int) -> str:
         return self._slugs[int(self._slug_of.rows()[label])]
 

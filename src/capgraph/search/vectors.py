@@ -240,11 +240,9 @@ class VectorIndex:
         # Each artifact's labels looked up once, and all their capability ids decoded in one
         # pass (a resolve at 1M capabilities asks for ~200 keyword-only finds).
         slugs = list(wanted)
-        per_slug = [self._labels.labels_of(slug) for slug in slugs]
-        if not per_slug:
+        if not slugs:
             return {}
-        labels = np.concatenate(per_slug)
-        owner = np.repeat(np.arange(len(slugs)), [len(p) for p in per_slug])
+        labels, owner = self._labels.labels_of_many(slugs)
         keep = labels < count
         keep[keep] = alive[labels[keep]]
         labels, owner = labels[keep], owner[keep]
