@@ -51,6 +51,9 @@ class NewVersion:
     vectors: list[tuple[str, bytes]] | None = None
     """(capability id, float16 embedding bytes) replacing the artifact's old vectors; None
     when no embedder is configured (the vector log is then left alone)."""
+    card: str = ""
+    """The compact card of this version (``search/cards.py``: JSON text): what ranking and
+    the risk gates read instead of the passport. Empty: readers fall back to the passport."""
 
 
 @dataclass(frozen=True)
@@ -147,9 +150,10 @@ class Store(Protocol):
         """A number that changes whenever any process commits a write (for caches)."""
         ...
 
-    def latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int]]:
-        """(latest version, UnfragileRank) of each stored artifact among ``slugs``, in one
-        read: what ranking needs of a candidate without loading its passport."""
+    def latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int, str]]:
+        """(latest version, UnfragileRank, compact card JSON or "") of each stored artifact
+        among ``slugs``, in one read: what ranking needs of a candidate without loading its
+        passport."""
         ...
 
     def keyword_changes(

@@ -55,6 +55,7 @@ from capgraph.ports import (
     Store,
     StoredVersion,
 )
+from capgraph.search.cards import card_json
 from capgraph.search.documents import SearchDoc, documents_for
 from capgraph.search.engine import SearchEngine
 from capgraph.search.keyword import KeywordIndex
@@ -315,7 +316,7 @@ class Registry:
             slug=slug, name=body["artifact"]["name"], artifact_type=body["artifact"]["type"],
             score=body["trust"]["score"], content_hash=content_hash, source_kind=source_kind,
             source=source, passport=signed.to_bytes(), key_id=key.kid, created_at=iso_ms(now),
-            capability_numbers=numbers, integrations=integrations,
+            capability_numbers=numbers, integrations=integrations, card=card_json(body),
         )
 
     def rebuild_index(self, *, progress: Callable[[int, int], None] | None = None) -> int:

@@ -334,39 +334,51 @@ def test_every_seed_intent_resolves_to_its_own_capability(
 
 
 @pytest.mark.parametrize("risk", ["default", "production", "strict"])
-def test_resolve_reads_only_the_passports_its_answer_needs(
+def test_resolve_reads_only_the_cards_and_passports_its_answer_needs(
         demo: tuple[InProcess, Registry], risk: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ranking stops once no later candidate can enter the picks a response uses: the same
-    picks as ranking every candidate, from far fewer passports read."""
+    """Ranking reads candidates' compact cards lazily and stops once no later candidate can
+    enter the picks a response uses: the same picks as ranking every candidate, from fewer
+    cards, and no passport at all (the gates and alternatives are on the cards); an answer
+    then reads its own passport."""
     _, registry = demo
     resolver, engine = registry.resolver, registry.engine
     loads: list[str] = []
-    real_load = engine._load
+    cards: list[str] = []
+    real_load, real_cards = engine._load, engine.cards
 
-    def counting(slug: str, version: int) -> dict[str, Any]:
+    def counting_load(slug: str, version: int) -> dict[str, Any]:
         loads.append(slug)
         return real_load(slug, version)
 
-    monkeypatch.setattr(engine, "_load", counting)
+    def counting_cards(slugs: list[str]) -> dict[str, Any]:
+        cards.extend(slugs)
+        return real_cards(slugs)
+
+    monkeypatch.setattr(engine, "_load", counting_load)
+    monkeypatch.setattr(engine, "cards", counting_cards)
     cases = [("extract tables from scanned invoices", None),
              ("transcribe a podcast episode", None),
              ("an agent framework for tool calling", None),
              ("summarise a document", "capability://document")]
     def key(picks: list[Any]) -> list[tuple[str, str, float]]:
-        return [(p.cand.card.slug, p.cap["uri"], p.score) for p in picks[:need]]
+        return [(p.cand.card.slug, p.uri, p.score) for p in picks[:need]]
 
     need, fewer = 7, 0
     for intent, capability in cases:
         engine._body.cache_clear()
-        loads.clear()
+        cards.clear()
         everything = resolver.rank(intent, capability, None, risk)
-        read_all = len(loads)
-        engine._body.cache_clear()
+        read_all = len(cards)
+        cards.clear()
         loads.clear()
         some = resolver.rank(intent, capability, None, risk, need=need)
         assert key(some) == key(everything), (intent, risk)
-        assert len(loads) <= read_all
-        fewer += len(loads) < read_all
+        assert loads == []  # ranking: cards only
+        assert len(cards) <= read_all
+        fewer += len(cards) < read_all
+        if some:  # the answer's whole capability comes from its passport
+            assert some[0].cap["uri"] == some[0].uri
+            assert loads == [some[0].cand.card.slug]
     if risk == "default":  # most artifacts pass: 7 picks come long before the last candidate
         assert fewer >= 2
     # (a strict posture passes few artifacts, so every candidate may have to be read)

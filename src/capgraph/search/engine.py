@@ -28,6 +28,7 @@ from typing import Any
 
 from capgraph.errors import BadRequest
 from capgraph.ports import Embedder, Store, StoredVersion
+from capgraph.search.cards import card_facts
 from capgraph.search.documents import normalize_intent, query_terms
 from capgraph.search.keyword import KeywordIndex
 from capgraph.search.learning import LearnedIndex
@@ -46,29 +47,30 @@ CANDIDATES = 200
 FIRST_CARDS = 16  # cards read in the first batch of a lazy ranking (then 32, 64, ...)
 CAPS_PER_ARTIFACT = 3
 STORED_CACHE = 256  # whole stored versions (passport + source, ~30-60 KB each)
-CARD_CACHE = 20_000  # cards kept between queries (a few hundred bytes each, no body)
-# Parsed passport bodies kept between queries. Far fewer: each is hundreds of Python objects,
-# and 20,000 of them made every full garbage collection walk millions of objects.
+# Parsed passport bodies kept between queries: only answers need them now (cards carry the
+# rest), and each is hundreds of objects for the garbage collector to walk.
 BODY_CACHE = 1_024
 
 
 class Card:
-    """What ranking and answers need of an artifact's latest version. Ranking needs only the
-    score (read with every candidate's in one query); the passport body is loaded when used,
-    so a query over hundreds of candidates parses only the few it answers with. A card made
-    with ``load`` keeps no body itself: cards are cached by the thousand, bodies by the
-    hundred (each body is hundreds of objects for the garbage collector to walk)."""
+    """What ranking, the risk gates, search results and alternatives need of an artifact's
+    latest version: its score and its compact card (``search/cards.py``), read with every
+    candidate's version in one query. The passport body is loaded only for what a card lacks
+    (an answer's whole capability), or when the version has no card (stored before cards
+    were kept). Cards live for one query; bodies are shared through a small cache."""
 
-    __slots__ = ("_body", "_load", "score", "slug", "version")
+    __slots__ = ("_body", "_card", "_facts", "_load", "score", "slug", "version")
 
     def __init__(self, slug: str, version: int, body: dict[str, Any] | None = None, *,
-                 score: int | None = None,
+                 score: int | None = None, card: str = "",
                  load: Callable[[str, int], dict[str, Any]] | None = None) -> None:
         if body is None and load is None:
             raise ValueError("a card needs its body or a way to load it")
         self.slug = slug
         self.version = version
         self._body = body
+        self._card = card
+        self._facts: dict[str, Any] | None = None
         self._load = load
         self.score = int(body["trust"]["score"]) if score is None and body else int(score or 0)
 
@@ -80,23 +82,53 @@ class Card:
         return self._load(self.slug, self.version)
 
     @property
+    def facts(self) -> dict[str, Any]:
+        """The compact card's fields (``card_facts``), parsed once per query."""
+        if self._facts is None:
+            self._facts = json.loads(self._card) if self._card else card_facts(self.body)
+        return self._facts
+
+    @property
     def name(self) -> str:
-        return str(self.body["artifact"]["name"])
+        return str(self.facts["name"])
 
     @property
     def type(self) -> str:
-        return str(self.body["artifact"]["type"])
+        return str(self.facts["type"])
+
+    @property
+    def url(self) -> str:
+        return str(self.facts["url"])
+
+    @property
+    def status(self) -> str:
+        return str(self.facts["status"])
+
+    @property
+    def quality(self) -> float:
+        return float(self.facts["quality"])
+
+    @property
+    def risk(self) -> str:
+        return str(self.facts["risk"])
 
     @property
     def verified(self) -> bool:
-        return bool(self.body["trust"]["verified"])
+        return bool(self.facts["verified"])
 
     @property
     def description(self) -> str:
-        caps = self.body["capabilities"]
-        return str(caps[0]["description"]) if caps else ""
+        return str(self.facts["description"])
+
+    def brief(self, cap_id: str) -> tuple[str, str] | None:
+        """(URI, name) of one of its capabilities, from the card."""
+        for found, uri, name in self.facts["caps"]:
+            if found == cap_id:
+                return str(uri), str(name)
+        return None
 
     def capability(self, cap_id: str) -> dict[str, Any] | None:
+        """The whole capability, from the passport."""
         for cap in self.body["capabilities"]:
             if cap["id"] == cap_id:
                 return dict(cap)
@@ -145,10 +177,9 @@ class SearchEngine:
         self.learning = True
         # Both keyed by (slug, version), which never changes once written. lru_cache is
         # thread-safe: request threads share these.
-        self._card = functools.lru_cache(maxsize=CARD_CACHE)(self._new_card)
         self._body = functools.lru_cache(maxsize=BODY_CACHE)(self._parse_body)
         self._version = functools.lru_cache(maxsize=STORED_CACHE)(self._read_version)
-        self._latest: dict[str, tuple[int, int]] = {}
+        self._latest: dict[str, tuple[int, int, str]] = {}
         self._latest_generation = -1
 
     def _read_version(self, slug: str, version: int) -> StoredVersion:
@@ -172,16 +203,13 @@ class SearchEngine:
     def _parse_body(self, slug: str, version: int) -> dict[str, Any]:
         return self._load(slug, version)  # looked up per call: tests count loads
 
-    def _new_card(self, slug: str, version: int, score: int) -> Card:
-        return Card(slug, version, score=score, load=self._body)
-
     def cards(self, slugs: list[str]) -> dict[str, Card]:
         """The cards of these artifacts' latest versions (unknown slugs are left out)."""
-        return {slug: self._card(slug, version, score)
-                for slug, (version, score) in self._latest_cards(slugs).items()}
+        return {slug: Card(slug, version, score=score, card=card, load=self._body)
+                for slug, (version, score, card) in self._latest_cards(slugs).items()}
 
-    def _latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int]]:
-        """(latest version, score) per slug, remembered until any process writes (the
+    def _latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int, str]]:
+        """(latest version, score, card) per slug, remembered until any process writes (the
         store's generation moves): between writes a query reads none of them again."""
         generation = self.store.generation()
         known = self._latest
@@ -290,9 +318,9 @@ class SearchEngine:
             card = cand.card
             capabilities = []
             for cap_id, rel in cand.caps[:CAPS_PER_ARTIFACT]:
-                cap = card.capability(cap_id)
-                if cap is not None:
-                    capabilities.append(CapabilityMatch(cap_id, cap["uri"], cap["name"], rel))
+                brief = card.brief(cap_id)
+                if brief is not None:
+                    capabilities.append(CapabilityMatch(cap_id, brief[0], brief[1], rel))
             matches.append(ArtifactMatch(
                 slug=card.slug, name=card.name, type=card.type, unfragile_rank=card.score,
                 verified=card.verified, description=card.description,

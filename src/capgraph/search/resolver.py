@@ -15,7 +15,6 @@ import json
 import math
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,12 +36,8 @@ RESOLVER_VERSION = f"capgraph-resolver/{__version__}"
 
 
 def passes(posture: str, card: Card) -> bool:
-    """Whether an artifact clears a risk posture's gate."""
-    trust = card.body["trust"]
-    status = card.body["artifact"]["status"]
-    quality = float(trust["rank_breakdown"]["quality"])
-    risk = trust["data_access_risk"]
-    verified = bool(trust["verified"])
+    """Whether an artifact clears a risk posture's gate (from its card alone)."""
+    status, quality, risk, verified = card.status, card.quality, card.risk, card.verified
     if posture == "default":
         return bool(status != "archived")
     production = status == "active" and quality >= 0.5 and card.score >= 25
@@ -54,11 +49,30 @@ def passes(posture: str, card: Card) -> bool:
     return production and verified and quality >= 0.7 and risk in ("low", "moderate")
 
 
-@dataclass(frozen=True)
 class _Pick:
-    cand: Candidate
-    cap: dict[str, Any]
-    score: float
+    """A candidate and the capability it is picked for. Ranking and alternatives need only
+    the capability's URI and name (on the card); the whole capability is read from the
+    passport when an answer or the confidence model needs it."""
+
+    __slots__ = ("_cap", "cand", "cap_id", "name", "score", "uri")
+
+    def __init__(self, cand: Candidate, cap_id: str, uri: str, name: str, score: float
+                 ) -> None:
+        self.cand = cand
+        self.cap_id = cap_id
+        self.uri = uri
+        self.name = name
+        self.score = score
+        self._cap: dict[str, Any] | None = None
+
+    @property
+    def cap(self) -> dict[str, Any]:
+        if self._cap is None:
+            cap = self.cand.card.capability(self.cap_id)
+            if cap is None:  # the card and its passport are written together
+                raise LookupError(f"{self.cand.card.slug} has no capability {self.cap_id}")
+            self._cap = cap
+        return self._cap
 
 
 class Resolver:
@@ -118,10 +132,11 @@ class Resolver:
             if not passes(risk, cand.card):
                 continue
             for cap_id, rel in cand.caps:
-                cap = cand.card.capability(cap_id)
-                if cap is None or (keep is not None and not keep(cap["uri"])):
+                brief = cand.card.brief(cap_id)
+                if brief is None or (keep is not None and not keep(brief[0])):
                     continue
-                picks.append(_Pick(cand, cap, cand.rank_score - cand.relevance + rel))
+                picks.append(_Pick(cand, cap_id, *brief,
+                                   cand.rank_score - cand.relevance + rel))
                 break
         picks.sort(key=lambda p: (-p.score, p.cand.card.slug))
         return picks
@@ -151,7 +166,7 @@ class Resolver:
         confidence = self.calibrator.confidence(self.features(intent, picks)) if picks else 0.0
         resolved = []
         # A capability named by its exact URI is the answer whatever the intent's wording.
-        exact = bool(picks) and picks[0].cap["uri"] == capability
+        exact = bool(picks) and picks[0].uri == capability
         confident = bool(picks) and (exact or confidence >= self.calibrator.threshold)
         if confident:
             conf = confidence
@@ -179,11 +194,11 @@ class Resolver:
     @staticmethod
     def _alternative(pick: _Pick, top: _Pick | None) -> dict[str, Any]:
         card = pick.cand.card
-        why = f"offers '{pick.cap['name']}' (match {pick.score:.2f}"
+        why = f"offers '{pick.name}' (match {pick.score:.2f}"
         if top is not None and top is not pick:
             why += f" vs {top.score:.2f}"
         why += f"; UnfragileRank {card.score})"
-        return {"slug": card.slug, "name": card.name, "capability": pick.cap["uri"],
+        return {"slug": card.slug, "name": card.name, "capability": pick.uri,
                 "why_alternative": why}
 
     def _answer(self, intent: str, pick: _Pick, picks: list[_Pick], i: int, conf: float,
@@ -196,7 +211,7 @@ class Resolver:
         expires = int(now.timestamp()) + TOKEN_TTL_SECONDS
         return {
             "artifact": {"name": card.name, "slug": card.slug, "type": card.type,
-                         "url": card.body["artifact"]["url"]},
+                         "url": card.url},
             "capability": {
                 "id": pick.cap["id"], "uri": pick.cap["uri"], "name": pick.cap["name"],
                 "intent": intent, "description": pick.cap["description"],
@@ -209,7 +224,7 @@ class Resolver:
                 "bestFor": pick.cap["best_for"], "limitations": pick.cap["limitations"],
             },
             "invocation": invocation_for(
-                slug=card.slug, artifact_type=card.type, url=card.body["artifact"]["url"],
+                slug=card.slug, artifact_type=card.type, url=card.url,
                 execution=self._execution(card.slug, card.version),
                 requires=pick.cap["requires"]).to_json(),
             # The signed passport object as stored: any member added here would be covered by

@@ -24,6 +24,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._versions: dict[str, list[StoredVersion]] = {}
+        self._cards: dict[str, str] = {}  # slug -> the latest version's compact card
         self._integrations: dict[str, set[str]] = {}
         self._keys: dict[str, tuple[ApiKeyRecord, str]] = {}
         self._generation = 0
@@ -59,6 +60,7 @@ class MemoryStore:
                 capability_numbers=dict(new.capability_numbers), log_index=log_index,
             )
             self._versions[slug] = [*history, stored]
+            self._cards[slug] = new.card
             self._integrations[slug] = {s for s in new.integrations if s != slug}
             self._generation += 1
             return stored, True
@@ -127,10 +129,10 @@ class MemoryStore:
     def generation(self) -> int:
         return self._generation
 
-    def latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int]]:
+    def latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int, str]]:
         with self._lock:
-            return {s: (self._versions[s][-1].version, self._versions[s][-1].score)
-                    for s in slugs if s in self._versions}
+            return {s: (self._versions[s][-1].version, self._versions[s][-1].score,
+                        self._cards.get(s, "")) for s in slugs if s in self._versions}
 
     def keyword_changes(
         self, since: int, *, limit: int

@@ -12,7 +12,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,13 +25,32 @@ from capgraph.ports import (
     StoredVersion,
     VersionBuilder,
 )
+from capgraph.search.cards import card_json
 from capgraph.search.documents import SearchDoc
 
 __all__ = ["SQLiteStore", "StorageError"]
 
 log = logging.getLogger(__name__)
 
-_MIGRATIONS: list[str] = [
+
+def _fill_cards(conn: sqlite3.Connection) -> None:
+    """Each artifact's compact card, from its latest stored passport (databases written
+    before cards were kept). A passport it cannot read keeps no card: readers then use the
+    passport itself, as before."""
+    cards = []
+    for slug, passport in conn.execute(
+            "SELECT a.slug, v.passport FROM artifacts a JOIN versions v "
+            "ON v.slug = a.slug AND v.version = a.latest_version"):
+        try:
+            cards.append((card_json(json.loads(bytes(passport))["unfragile"]), str(slug)))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            log.warning("no compact card for %s: %r", slug, exc)
+    conn.executemany("UPDATE artifacts SET card = ? WHERE slug = ?", cards)
+
+
+# Append only: a database records how many it has applied. Each is SQL or, where data must be
+# derived in Python, a function run in the same transaction.
+_MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
     CREATE TABLE artifacts (
         slug TEXT PRIMARY KEY,
@@ -156,6 +175,8 @@ _MIGRATIONS: list[str] = [
     DROP TABLE capability_fts_rows;
     DROP TABLE capability_fts;
     """,
+    "ALTER TABLE artifacts ADD COLUMN card TEXT NOT NULL DEFAULT ''",
+    _fill_cards,
 ]
 
 
@@ -244,9 +265,12 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             current = conn.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(_MIGRATIONS[current:], start=current + 1):
-                for statement in filter(str.strip, script.split(";")):
-                    conn.execute(statement)
+            for number, step in enumerate(_MIGRATIONS[current:], start=current + 1):
+                if isinstance(step, str):
+                    for statement in filter(str.strip, step.split(";")):
+                        conn.execute(statement)
+                else:
+                    step(conn)
                 conn.execute(f"PRAGMA user_version = {number}")
                 log.info("applied migration %d to %s", number, self.path)
             conn.execute("COMMIT")
@@ -292,11 +316,12 @@ class SQLiteStore:
                  json.dumps(new.capability_numbers), log_index),
             )
             conn.execute(
-                "INSERT INTO artifacts (slug, name, type, score, latest_version, updated_at) "
-                "VALUES (?,?,?,?,?,?) ON CONFLICT(slug) DO UPDATE SET name=excluded.name, "
-                "type=excluded.type, score=excluded.score, "
-                "latest_version=excluded.latest_version, updated_at=excluded.updated_at",
-                (slug, new.name, new.artifact_type, new.score, number, new.created_at),
+                "INSERT INTO artifacts (slug, name, type, score, latest_version, updated_at, "
+                "card) VALUES (?,?,?,?,?,?,?) ON CONFLICT(slug) DO UPDATE SET "
+                "name=excluded.name, type=excluded.type, score=excluded.score, "
+                "latest_version=excluded.latest_version, updated_at=excluded.updated_at, "
+                "card=excluded.card",
+                (slug, new.name, new.artifact_type, new.score, number, new.created_at, new.card),
             )
             self._index(conn, slug, new.artifact_type, new.search_docs, new.vectors)
             conn.execute("DELETE FROM integrations WHERE src = ?", (slug,))
@@ -348,16 +373,16 @@ class SQLiteStore:
         with self._write() as conn:
             self._index(conn, slug, artifact_type, docs, vectors)
 
-    def latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int]]:
-        out: dict[str, tuple[int, int]] = {}
+    def latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int, str]]:
+        out: dict[str, tuple[int, int, str]] = {}
         conn = self._conn()
         for start in range(0, len(slugs), 500):
             chunk = slugs[start : start + 500]
             rows = conn.execute(
-                "SELECT slug, latest_version, score FROM artifacts WHERE slug IN "
+                "SELECT slug, latest_version, score, card FROM artifacts WHERE slug IN "
                 f"({','.join('?' * len(chunk))})", chunk,
             ).fetchall()
-            out.update((str(r[0]), (int(r[1]), int(r[2]))) for r in rows)
+            out.update((str(r[0]), (int(r[1]), int(r[2]), str(r[3]))) for r in rows)
         return out
 
     # -- keyword index -----------------------------------------------------------------------

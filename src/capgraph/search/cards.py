@@ -1,0 +1,38 @@
+"""Compact cards: what ranking, the risk gates, search results and alternatives need of an
+artifact's latest version, stored beside it (a few hundred bytes) so that search and resolve
+read the whole passport only for the answers they return.
+
+A card is derived from the passport body alone, so it can always be rebuilt from what is
+stored; ``card_facts`` of a body and the parsed ``card_json`` of the same body are equal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["card_facts", "card_json"]
+
+
+def card_facts(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The card of a passport body: the artifact's name, type, url and status, the trust
+    facts the risk postures gate on, its description (its first capability's, as search
+    shows it), and each capability's id, URI and name, in order."""
+    artifact, trust, caps = body["artifact"], body["trust"], body["capabilities"]
+    return {
+        "name": artifact["name"],
+        "type": artifact["type"],
+        "url": artifact["url"],
+        "status": artifact["status"],
+        "quality": float(trust["rank_breakdown"]["quality"]),
+        "risk": trust["data_access_risk"],
+        "verified": bool(trust["verified"]),
+        "description": str(caps[0]["description"]) if caps else "",
+        "caps": [[cap["id"], cap["uri"], cap["name"]] for cap in caps],
+    }
+
+
+def card_json(body: Mapping[str, Any]) -> str:
+    """``card_facts`` as compact JSON text, for the store."""
+    return json.dumps(card_facts(body), separators=(",", ":"), ensure_ascii=False)
