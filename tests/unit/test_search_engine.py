@@ -351,3 +351,17 @@ def test_lazy_ranking_reads_few_cards_for_the_first_answers() -> None:
     first = list(itertools.islice(engine.ranked("q"), 7))
     assert [c.card.slug for c in first] == _reference(relevance, engine._scores)[:7]
     assert len(engine.read) <= 48  # two small batches, not 300 cards
+
+
+def test_remembered_cards_are_bounded_and_stay_right(
+        keyword_registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    import capgraph.search.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "LATEST_REMEMBERED", 1)
+    engine = keyword_registry.engine
+    slugs = [row.slug for row in keyword_registry.store.artifacts()]
+    assert len(slugs) >= 3
+    for slug in slugs:
+        card = engine.card(slug)
+        assert card is not None and card.version == keyword_registry.store.latest(slug).version
+        assert len(engine._latest) <= 2  # the bound, plus the one just read

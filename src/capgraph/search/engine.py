@@ -50,6 +50,7 @@ STORED_CACHE = 256  # whole stored versions (passport + source, ~30-60 KB each)
 # Parsed passport bodies kept between queries: only answers need them now (cards carry the
 # rest), and each is hundreds of objects for the garbage collector to walk.
 BODY_CACHE = 1_024
+LATEST_REMEMBERED = 100_000  # (version, score, card) per artifact, between writes
 
 
 class Card:
@@ -210,10 +211,11 @@ class SearchEngine:
 
     def _latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int, str]]:
         """(latest version, score, card) per slug, remembered until any process writes (the
-        store's generation moves): between writes a query reads none of them again."""
+        store's generation moves) or ``LATEST_REMEMBERED`` are held (cards are ~1.3 KB):
+        between writes a query reads none of them again."""
         generation = self.store.generation()
         known = self._latest
-        if generation != self._latest_generation:
+        if generation != self._latest_generation or len(known) > LATEST_REMEMBERED:
             known = self._latest = {}
             self._latest_generation = generation
         missing = [s for s in slugs if s not in known]
