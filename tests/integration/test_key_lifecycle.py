@@ -139,6 +139,12 @@ def test_revoking_an_unknown_key_fails(live: Live) -> None:
     assert code == 1 and "no-such-kid" in out
 
 
+def test_a_kid_starting_with_a_dash_is_a_kid_not_an_option(live: Live) -> None:
+    """Thumbprints are base64url: "-" is a possible first character (a CI run met one)."""
+    code, out = live.cli("keys", "revoke-signing", "-2qZ9unknownkid", check=False)
+    assert code == 1 and "-2qZ9unknownkid" in out and "No such option" not in out
+
+
 def test_publishes_racing_rotations_all_verify(live: Live) -> None:
     slugs: list[str] = []
     errors: list[str] = []

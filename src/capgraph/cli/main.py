@@ -290,7 +290,9 @@ def keys_rotate(obj: _Context) -> None:
     click.echo(f"new signing key {key.kid}")
 
 
-@keys.command("revoke-signing")
+# A kid is a base64url thumbprint: about one in 32 starts with "-", which must not be read as
+# an option.
+@keys.command("revoke-signing", context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
 @click.pass_obj
 def keys_revoke_signing(obj: _Context, kid: str) -> None:
