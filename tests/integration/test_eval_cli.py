@@ -121,6 +121,18 @@ def test_eval_of_a_small_corpus_matches_hand_computed_numbers(tmp_path: Path) ->
         abs=1e-4)
 
 
+def test_eval_reports_progress_on_stderr_as_lines_when_not_a_terminal(tmp_path: Path) -> None:
+    corpus = _write_jsonl(tmp_path / "corpus.jsonl", CORPUS)
+    queries = _write_jsonl(tmp_path / "queries.jsonl", QUERIES)
+    result = invoke(tmp_path, "eval", "--corpus", str(corpus), "--queries", str(queries),
+                    "--json", "--keyword-only")
+    progress = [line for line in result.stderr.splitlines() if line.startswith("queries: ")]
+    assert [line.split(" (")[0] for line in progress] == [
+        f"queries: {i}/6" for i in range(1, 7)]  # a line per tenth: each of 6 queries
+    assert progress[-1].startswith("queries: 6/6 (100%")
+    assert json.loads(result.stdout)["queries"] == 6  # stdout stays one JSON object
+
+
 def test_eval_without_capability_labels_has_no_capability_block(tmp_path: Path) -> None:
     corpus = _write_jsonl(tmp_path / "corpus.jsonl", CORPUS)
     unlabeled = [{k: v for k, v in q.items() if k != "relevant_capabilities"}

@@ -8,6 +8,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -46,6 +48,27 @@ def load_corpus(entries: list[dict[str, Any]], *, keys_dir: Path,
     return registry, slug_of
 
 
+@contextmanager
+def _progress(rows: list[dict[str, Any]], stream: TextIO) -> Iterator[Iterable[dict[str, Any]]]:
+    """A progress bar on a terminal; elsewhere (a log, a pipe, CI) a line at every tenth,
+    since a bar that cannot redraw shows nothing until the end."""
+    if stream.isatty():
+        with click.progressbar(rows, label="queries", file=stream) as bar:
+            yield bar
+        return
+
+    def lines() -> Iterator[dict[str, Any]]:
+        step = max(1, len(rows) // 10)
+        started = time.perf_counter()
+        for done, row in enumerate(rows, start=1):
+            yield row
+            if done % step == 0 or done == len(rows):
+                print(f"queries: {done}/{len(rows)} ({100 * done // len(rows)}%, "
+                      f"{time.perf_counter() - started:.0f} s)", file=stream, flush=True)
+
+    yield lines()
+
+
 def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
              sample: int | None = None, progress: bool = False,
              embedder: Embedder | None = None) -> dict[str, Any]:
@@ -64,7 +87,7 @@ def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
         correct: list[bool] = []
         latencies: list[float] = []
         stream: TextIO = sys.stderr if progress else io.StringIO()
-        with click.progressbar(rows, label="queries", file=stream) as bar:
+        with _progress(rows, stream) as bar:
             for q in bar:
                 text = q["query"][:500].ljust(2)
                 result = registry.search(text, limit=10)
