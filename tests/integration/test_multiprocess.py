@@ -100,3 +100,28 @@ def test_a_cli_publish_reaches_every_process_at_once(
         invoke(multi.data_dir, "publish", str(path))
         assert _served_versions(multi, "from-cli") == {expected}
         assert _served_versions(single, "from-cli", 1) == {expected}
+
+
+def test_two_workers_together_allow_about_the_configured_rate(
+        tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each of N processes allows 1/N of a client's limit, so whichever way the kernel
+    spreads connections, the service allows at most the limit (plus what refills meanwhile)
+    and at least one process's share; the rest get 429 with Retry-After."""
+    data = tmp_path_factory.mktemp("limited")
+    secret = invoke(data, "keys", "create").stdout.strip()
+    limit = 20  # a keyed client: the health checks of start-up use the anonymous bucket
+    monkeypatch.setenv("CAPGRAPH_RATE_LIMIT_KEY", str(limit))
+    with running_server(data, workers=2) as (server, _):
+        codes, retry_after = [], []
+        for _ in range(60):
+            with client_for(server.url) as fresh:  # new connections reach both workers
+                response = fresh.get("/api/v1/health",
+                                     headers={"authorization": f"Bearer {secret}"})
+            codes.append(response.status_code)
+            if response.status_code == 429:
+                retry_after.append(int(response.headers["retry-after"]))
+    allowed = codes.count(200)
+    assert set(codes) == {200, 429}
+    # one worker's share (10) at least; both shares (20) and ~1 refilled token at most
+    assert limit // 2 <= allowed <= limit + 2, codes
+    assert retry_after and all(r >= 1 for r in retry_after)
