@@ -6,7 +6,7 @@ later). The service depends only on these Protocols.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -191,10 +191,11 @@ class Store(Protocol):
         """(slug, capability id, query, score) of a search match."""
         ...
 
-    def add_feedback(self, record: FeedbackRecord, *, per_client_cap: int, since: str
-                     ) -> tuple[bool, bool]:
+    def add_feedback(self, record: FeedbackRecord, *, per_client_cap: int, since: str,
+                     same_client: Sequence[str] = ()) -> tuple[bool, bool]:
         """Store a report once per ``ref``. Returns (stored, counted): not stored when the ref
-        was reported before; not counted when its client already has ``per_client_cap``
+        was reported before; not counted when its client (``record.client``, or any of the
+        ids in ``same_client`` that name the same client) already has ``per_client_cap``
         counted reports on this artifact since ``since``."""
         ...
 
@@ -267,6 +268,10 @@ class KeyRing(Protocol):
 
     def secret(self, name: str) -> bytes:
         """A named random secret kept with the keys (owner-only), made on first use."""
+        ...
+
+    def existing_secret(self, name: str) -> bytes | None:
+        """A named secret if it exists (never made here)."""
         ...
 
     def prune_secrets(self, prefix: str, *, keep: int) -> None:

@@ -9,9 +9,9 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -466,12 +466,28 @@ class Registry:
         """A salted hash of a client address. The salt changes every day and old salts are
         deleted after two days, so stored ids cannot be linked back to an address or across
         days (docs/PRIVACY.md)."""
-        day = self._now().strftime("%Y%m%d")
-        salt = self.keys.secret(f"client-salt-{day}")
+        return self.client_ids(address)[0]
+
+    def client_ids(self, address: str) -> tuple[str, ...]:
+        """The address's id today (``client_id``, what a report stores), then its id under
+        yesterday's salt while that salt is kept: compared with stored reports only, never
+        stored, so that the per-client cap over the last 24 hours does not start afresh when
+        the salt changes at midnight UTC."""
+        now = self._now()
+        salt = self.keys.secret(f"client-salt-{now:%Y%m%d}")
         self.keys.prune_secrets("client-salt-", keep=2)
+        ids = [self._hashed(salt, address)]
+        earlier = self.keys.existing_secret(f"client-salt-{now - timedelta(days=1):%Y%m%d}")
+        if earlier is not None:
+            ids.append(self._hashed(earlier, address))
+        return tuple(ids)
+
+    @staticmethod
+    def _hashed(salt: bytes, address: str) -> str:
         return "ip:" + hmac.new(salt, address.encode(), hashlib.sha256).hexdigest()[:24]
 
-    def feedback(self, payload: Any, *, client: str) -> dict[str, Any]:
+    def feedback(self, payload: Any, *, client: str, same_client: Sequence[str] = ()
+                 ) -> dict[str, Any]:
         """Count a reported outcome of a resolve (resolveId, slug, callbackToken) or a search
         match (matchRecordId); re-issue the artifact's passport with the new evidence.
 
@@ -528,6 +544,7 @@ class Registry:
                            comment=comment, confidence=confidence, client=client,
                            created_at=iso_ms(now), intent_vec=vector),
             per_client_cap=PER_CLIENT_CAP, since=iso_ms(now - CAP_WINDOW),
+            same_client=same_client,
         )
         if not stored:
             raise Conflict("this resolve or match has already been reported")

@@ -354,3 +354,29 @@ def test_the_served_integer_score_never_moves_more_than_max_rank_shift(
         successes + PER_CLIENT_CAP, prior + PER_CLIENT_CAP).value}, weights)
     assert after - before <= max_rank_shift(kind, prior_reports=prior,
                                             prior_successes=successes)
+
+
+def test_the_cap_holds_across_the_midnight_salt_change(setup: tuple[Registry, Clock]) -> None:
+    """An address's id changes with the daily salt; reports made just before midnight UTC
+    still count against the cap just after it (its id under yesterday's salt is compared,
+    never stored)."""
+    registry, clock = setup
+    clock.advance(hours=23 - clock.now.hour, minutes=50 - clock.now.minute)
+    assert (clock.now.hour, clock.now.minute) == (23, 50)
+    address = "198.51.100.23"
+
+    def report(address: str) -> bool:
+        client, *same = registry.client_ids(address)
+        result = registry.feedback({**resolve_entry(registry, slug="tool-a"),
+                                    "outcome": "success"}, client=client, same_client=same)
+        return bool(result["counted"])
+
+    before = registry.client_ids(address)
+    assert all(report(address) for _ in range(PER_CLIENT_CAP))
+    clock.advance(minutes=20)  # a new day: a new salt, a new id for the address
+    after = registry.client_ids(address)
+    assert after[0] != before[0] and after[1] == before[0]
+    assert not report(address)  # yesterday's three are within the last 24 hours
+    assert report("198.51.100.24")  # another address is another client
+    clock.advance(hours=24)  # the evening's reports have left the window
+    assert report(address)

@@ -291,18 +291,20 @@ feedback_router = APIRouter(prefix="/api")
                           }, "required": ["outcome"]}}}}})
 async def feedback(request: Request, registry: RegistryDep) -> Response:
     payload = await _json_body(request)
-    client = await run_in_threadpool(client_of, request, registry)
-    result = await run_in_threadpool(registry.feedback, payload, client=client)
+    client, *same = await run_in_threadpool(client_of, request, registry)
+    result = await run_in_threadpool(registry.feedback, payload, client=client,
+                                     same_client=same)
     return _json(result, 201 if result["counted"] else 202)
 
 
-def client_of(request: Request, registry: Registry) -> str:
-    """Who is reporting: the API key when one is valid, else a salted hash of the address."""
+def client_of(request: Request, registry: Registry) -> tuple[str, ...]:
+    """Who is reporting: the API key when one is valid, else a salted hash of the address
+    (today's, then yesterday's while its salt is kept: ``Registry.client_ids``)."""
     secret = request.headers.get("x-api-key")
     auth = request.headers.get("authorization", "")
     if not secret and auth.lower().startswith("bearer "):
         secret = auth[7:].strip()
     if secret:
-        return "key:" + registry.authenticate(secret).key_id
+        return ("key:" + registry.authenticate(secret).key_id,)
     host = request.client.host if request.client else "unknown"
-    return registry.client_id(host)
+    return registry.client_ids(host)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 
 from capgraph.core import translog
@@ -167,13 +168,14 @@ class MemoryStore:
         with self._lock:
             return self._matches.get(match_id)
 
-    def add_feedback(self, record: FeedbackRecord, *, per_client_cap: int, since: str
-                     ) -> tuple[bool, bool]:
+    def add_feedback(self, record: FeedbackRecord, *, per_client_cap: int, since: str,
+                     same_client: Sequence[str] = ()) -> tuple[bool, bool]:
+        clients = {record.client, *same_client}
         with self._lock:
             if any(r.ref == record.ref for r, _ in self._feedback):
                 return False, False
             used = sum(1 for r, counted in self._feedback
-                       if counted and r.client == record.client and r.slug == record.slug
+                       if counted and r.client in clients and r.slug == record.slug
                        and r.created_at >= since)
             counted = used < per_client_cap
             self._feedback.append((record, counted))

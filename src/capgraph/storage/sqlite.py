@@ -12,7 +12,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -448,14 +448,16 @@ class SQLiteStore:
         ).fetchone()
         return (str(row[0]), str(row[1]), str(row[2]), float(row[3])) if row else None
 
-    def add_feedback(self, record: FeedbackRecord, *, per_client_cap: int, since: str
-                     ) -> tuple[bool, bool]:
+    def add_feedback(self, record: FeedbackRecord, *, per_client_cap: int, since: str,
+                     same_client: Sequence[str] = ()) -> tuple[bool, bool]:
+        clients = list(dict.fromkeys([record.client, *same_client]))
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM feedback WHERE ref = ?", (record.ref,)).fetchone():
                 return False, False
             used = conn.execute(
-                "SELECT count(*) FROM feedback WHERE client = ? AND slug = ? AND counted = 1 "
-                "AND created_at >= ?", (record.client, record.slug, since),
+                f"SELECT count(*) FROM feedback WHERE client IN ({','.join('?' * len(clients))})"
+                " AND slug = ? AND counted = 1 AND created_at >= ?",
+                (*clients, record.slug, since),
             ).fetchone()[0]
             counted = int(used) < per_client_cap
             conn.execute(
