@@ -398,7 +398,7 @@ def index_status(obj: _Context) -> None:
     """What the indexes hold."""
     registry = obj.registry()
     click.echo(f"artifacts {registry.store.count()}")
-    click.echo(f"keywords  {len(registry.keywords)} (tantivy BM25)")
+    click.echo(f"keywords  {len(registry.keywords)} (tantivy BM25F)")
     if registry.vectors is None:
         click.echo("vectors   disabled (CAPGRAPH_EMBEDDER=none)")
         return
