@@ -7,6 +7,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from capgraph.search.cards import card_facts, card_json
 from capgraph.search.engine import Card
 from capgraph.service import Registry
@@ -73,22 +75,29 @@ def test_a_card_answers_like_its_passport_without_reading_it(tmp_path: Path) -> 
     assert reads == ["scanlab"]  # a whole capability comes from the passport
 
 
-def test_a_database_from_before_cards_gets_them_filled_in(tmp_path: Path) -> None:
+def test_a_database_from_before_cards_gets_them_filled_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "old.db"
     store = SQLiteStore(path)
-    body = _publish(_registry(store, tmp_path), "scanlab")
+    registry = _registry(store, tmp_path)
+    bodies = {slug: _publish(registry, slug) for slug in ("ant", "bee", "cat", "dog", "eel")}
     store.close()
-    # Back to the schema before the card column, as an older capgraph left it.
+    # Back to the schema before the card column, as an older capgraph left it; and one
+    # passport the card cannot be made from.
     added = sqlite_store._MIGRATIONS.index(
         "ALTER TABLE artifacts ADD COLUMN card TEXT NOT NULL DEFAULT ''")
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("ALTER TABLE artifacts DROP COLUMN card")
+    conn.execute("UPDATE versions SET passport = ? WHERE slug = 'cat'", (b'{"unfragile": {}}',))
     conn.execute(f"PRAGMA user_version = {added}")
     conn.close()
 
+    monkeypatch.setattr(sqlite_store, "_CARD_PAGE", 2)  # three pages
     reopened = SQLiteStore(path)
-    _, _, card = reopened.latest_cards(["scanlab"])["scanlab"]
-    assert json.loads(card) == card_facts(body)
+    cards = reopened.latest_cards(list(bodies))
+    assert {slug: card for slug, (_, _, card) in cards.items() if not card} == {"cat": ""}
+    for slug in ("ant", "bee", "dog", "eel"):
+        assert json.loads(cards[slug][2]) == card_facts(bodies[slug])
     assert reopened._conn().execute("PRAGMA user_version").fetchone()[0] == len(
         sqlite_store._MIGRATIONS)
     reopened.close()

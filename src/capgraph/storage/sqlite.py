@@ -33,19 +33,26 @@ __all__ = ["SQLiteStore", "StorageError"]
 log = logging.getLogger(__name__)
 
 
+_CARD_PAGE = 2_000
+
+
 def _fill_cards(conn: sqlite3.Connection) -> None:
     """Each artifact's compact card, from its latest stored passport (databases written
     before cards were kept). A passport it cannot read keeps no card: readers then use the
     passport itself, as before."""
-    cards = []
-    for slug, passport in conn.execute(
+    after = ""
+    while rows := conn.execute(  # in pages: a million passports need not be in memory at once
             "SELECT a.slug, v.passport FROM artifacts a JOIN versions v "
-            "ON v.slug = a.slug AND v.version = a.latest_version"):
-        try:
-            cards.append((card_json(json.loads(bytes(passport))["unfragile"]), str(slug)))
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            log.warning("no compact card for %s: %r", slug, exc)
-    conn.executemany("UPDATE artifacts SET card = ? WHERE slug = ?", cards)
+            "ON v.slug = a.slug AND v.version = a.latest_version "
+            "WHERE a.slug > ? ORDER BY a.slug LIMIT ?", (after, _CARD_PAGE)).fetchall():
+        cards = []
+        for slug, passport in rows:
+            try:
+                cards.append((card_json(json.loads(bytes(passport))["unfragile"]), str(slug)))
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                log.warning("no compact card for %s: %r", slug, exc)
+        conn.executemany("UPDATE artifacts SET card = ? WHERE slug = ?", cards)
+        after = str(rows[-1][0])
 
 
 # Append only: a database records how many it has applied. Each is SQL or, where data must be
