@@ -21,7 +21,7 @@ import json
 import re
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +147,20 @@ def variant_texts(doc: SearchDoc) -> list[str]:
     return list(dict.fromkeys(t for t in texts if t))
 
 
+def score_matrix(slugs: list[str], queries: list[str],
+                 hits: Callable[[list[str]], Iterable[tuple[str, float]]]) -> np.ndarray:
+    """queries x artifacts: each query's content words (``query_terms``) given to ``hits``,
+    which answers (slug, score) pairs; queries without content words score nothing."""
+    col = {s: i for i, s in enumerate(slugs)}
+    out = np.zeros((len(queries), len(slugs)), dtype=np.float32)
+    for i, text in enumerate(queries):
+        terms = query_terms(text)
+        if terms:
+            for slug, score in hits(terms):
+                out[i, col[slug]] = score
+    return out
+
+
 def keyword_scores(docs: list[SearchDoc], slugs: list[str], queries: list[str]) -> np.ndarray:
     """BM25 of every (query, artifact) from src's own keyword index (search/keyword.py), in
     memory: one document per artifact, as MetaTool has one capability each."""
@@ -154,12 +168,8 @@ def keyword_scores(docs: list[SearchDoc], slugs: list[str], queries: list[str]) 
     for slug, doc in zip(slugs, docs, strict=True):
         store.reindex(slug, "api", [doc], None)
     index = KeywordIndex(store)
-    col = {s: i for i, s in enumerate(slugs)}
-    out = np.zeros((len(queries), len(slugs)), dtype=np.float32)
-    for i, text in enumerate(queries):
-        for slug, _, score in index.search(query_terms(text), limit=len(slugs)):
-            out[i, col[slug]] = score
-    return out
+    return score_matrix(slugs, queries, lambda terms: (
+        (slug, score) for slug, _, score in index.search(terms, limit=len(slugs))))
 
 
 def fts5_scores(docs: list[SearchDoc], slugs: list[str], queries: list[str]) -> np.ndarray:
@@ -173,29 +183,14 @@ def fts5_scores(docs: list[SearchDoc], slugs: list[str], queries: list[str]) -> 
     conn.executemany("INSERT INTO fts VALUES (?, ?, ?, ?, ?)",
                      [(s, d.name, d.intents, d.body, d.artifact)
                       for s, d in zip(slugs, docs, strict=True)])
-    col = {s: i for i, s in enumerate(slugs)}
-    out = np.zeros((len(queries), len(slugs)), dtype=np.float32)
-    for i, text in enumerate(queries):
-        terms = query_terms(text)
-        if not terms:
-            continue
+
+    def hits(terms: list[str]) -> list[tuple[str, float]]:
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        for slug, score in conn.execute(
-                "SELECT slug, -bm25(fts, 0, 3.0, 2.0, 1.0, 1.0) FROM fts WHERE fts MATCH ?",
-                [match]):
-            out[i, col[slug]] = score
-    return out
+        return conn.execute(
+            "SELECT slug, -bm25(fts, 0, 3.0, 2.0, 1.0, 1.0) FROM fts WHERE fts MATCH ?",
+            [match]).fetchall()
 
-
-def _tantivy_fields() -> tuple[Any, Any]:
-    """The session-2 keyword index: four fields, each its own BM25, summed with boosts."""
-    import tantivy
-
-    builder = tantivy.SchemaBuilder()
-    builder.add_text_field("slug", stored=True, tokenizer_name="raw")
-    for field in SESSION2_BOOSTS:
-        builder.add_text_field(field, tokenizer_name="en_stem", index_option="freq")
-    return tantivy, tantivy.Index(builder.build())
+    return score_matrix(slugs, queries, hits)
 
 
 SESSION2_BOOSTS = {"name": 3.0, "intents": 2.0, "body": 1.0, "artifact": 1.0}
@@ -210,7 +205,13 @@ def per_field_scores(docs: list[SearchDoc], slugs: list[str], queries: list[str]
     whether idf is what FTS5 did better."""
     import math
 
-    tantivy, index = _tantivy_fields()
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("slug", stored=True, tokenizer_name="raw")
+    for field in SESSION2_BOOSTS:
+        builder.add_text_field(field, tokenizer_name="en_stem", index_option="freq")
+    index = tantivy.Index(builder.build())
     writer = index.writer(50_000_000, 1)
     for slug, d in zip(slugs, docs, strict=True):
         writer.add_document(tantivy.Document(slug=slug, name=d.name, intents=d.intents,
@@ -224,12 +225,8 @@ def per_field_scores(docs: list[SearchDoc], slugs: list[str], queries: list[str]
         tantivy.Filter.remove_long(40)).filter(tantivy.Filter.lowercase()).filter(
         tantivy.Filter.stemmer("english")).build()
     fields = list(SESSION2_BOOSTS)
-    col = {s: i for i, s in enumerate(slugs)}
-    out = np.zeros((len(queries), len(slugs)), dtype=np.float32)
-    for i, text in enumerate(queries):
-        terms = query_terms(text)
-        if not terms:
-            continue
+
+    def hits(terms: list[str]) -> list[tuple[str, float]]:
         if not fts5_idf:
             query = index.parse_query(" ".join(terms), fields, field_boosts=SESSION2_BOOSTS)
         else:
@@ -244,11 +241,12 @@ def per_field_scores(docs: list[SearchDoc], slugs: list[str], queries: list[str]
                 parts.append((tantivy.Occur.Should, tantivy.Query.boost_query(
                     index.parse_query(term, fields, field_boosts=SESSION2_BOOSTS), ratio)))
             if not parts:
-                continue
+                return []
             query = tantivy.Query.boolean_query(parts)
-        for score, address in searcher.search(query, len(slugs), count=False).hits:
-            out[i, col[str(searcher.doc(address)["slug"][0])]] = score
-    return out
+        return [(str(searcher.doc(address)["slug"][0]), score)
+                for score, address in searcher.search(query, len(slugs), count=False).hits]
+
+    return score_matrix(slugs, queries, hits)
 
 
 def run_keyword(out: Path | None) -> None:

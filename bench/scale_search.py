@@ -664,7 +664,7 @@ def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
     timed.wrap(vectors, "cosines", "vector cosines")
     timed.wrap(registry.keywords, "search", "keyword top-200")
     timed.wrap(store, "intent_matches", "declared intents")
-    timed.wrap(registry.engine, "cards", "cards (one read)")
+    timed.wrap(registry.engine, "cards", "cards (batched reads)")
     timed.wrap(store, "version", "store.version (answer)")
     timed.wrap(store, "record_resolve", "record_resolve")
     bq = slices["breakdown"]
