@@ -33,6 +33,7 @@ CACHE = Path("/tmp/explore")
 sys.path.insert(0, str(ROOT / "src"))
 
 from capgraph.cli.evaluate import load_corpus  # noqa: E402
+from capgraph.registry.indexing import write_index  # noqa: E402
 from capgraph.search.corpus import body_from_entry  # noqa: E402
 from capgraph.search.documents import SearchDoc, documents_for, query_terms  # noqa: E402
 from capgraph.search.embedding import MiniLMEmbedder  # noqa: E402
@@ -165,8 +166,9 @@ def keyword_scores(docs: list[SearchDoc], slugs: list[str], queries: list[str]) 
     """BM25 of every (query, artifact) from src's own keyword index (search/keyword.py), in
     memory: one document per artifact, as MetaTool has one capability each."""
     store = MemoryStore()
-    for slug, doc in zip(slugs, docs, strict=True):
-        store.reindex(slug, "api", [doc], None)
+    with store.write() as tx:
+        for slug, doc in zip(slugs, docs, strict=True):
+            write_index(tx, slug, "api", [doc], None)
     index = KeywordIndex(store)
     return score_matrix(slugs, queries, lambda terms: (
         (slug, score) for slug, _, score in index.search(terms, limit=len(slugs))))

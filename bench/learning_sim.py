@@ -51,9 +51,10 @@ ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval" / "metatool"
 sys.path.insert(0, str(ROOT / "src"))
 
+from capgraph.bootstrap import assemble_registry  # noqa: E402
+from capgraph.registry import Registry  # noqa: E402
 from capgraph.search.corpus import body_from_entry  # noqa: E402
 from capgraph.search.embedding import MiniLMEmbedder  # noqa: E402
-from capgraph.service import Registry  # noqa: E402
 from capgraph.storage.keystore import FileKeyStore  # noqa: E402
 from capgraph.storage.memory import MemoryStore  # noqa: E402
 
@@ -111,7 +112,7 @@ class Arm:
 
 def build_registry(corpus: Sequence[dict[str, Any]], embedder: CachedEmbedder, clock: Clock,
                    keys: Path) -> Registry:
-    registry = Registry(store=MemoryStore(), keys=FileKeyStore(keys), registry_name="sim",
+    registry = assemble_registry(store=MemoryStore(), keys=FileKeyStore(keys), registry_name="sim",
                         public_url="http://sim.invalid", clock=clock, embedder=embedder)
     for entry in corpus:
         registry.import_passport({"passport": {"unfragile": body_from_entry(

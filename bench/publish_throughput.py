@@ -21,7 +21,6 @@ Usage: .venv/bin/python bench/publish_throughput.py [-n 1000] [--n-embed 60]
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import platform
 import statistics
@@ -34,10 +33,10 @@ from typing import Any
 
 import yaml
 
-from capgraph.bootstrap import build_embedder, build_registry
+from capgraph.bootstrap import assemble_registry, build_embedder, build_registry
 from capgraph.config import Settings
 from capgraph.core.manifest import parse_manifest_text
-from capgraph.service import Registry
+from capgraph.registry import Registry
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
 
@@ -97,10 +96,8 @@ def timed_publish(registry: Registry, texts: list[str], hint: str) -> dict[str, 
 
 def memory_registry(keys_dir: Path, embedder: Any) -> Registry:
     """A Registry on a MemoryStore, otherwise configured like build_registry's."""
-    wanted = {"store": MemoryStore(), "keys": FileKeyStore(keys_dir), "embedder": embedder,
-              "registry_name": "capgraph", "public_url": "http://127.0.0.1:8000"}
-    accepted = inspect.signature(Registry).parameters
-    return Registry(**{k: v for k, v in wanted.items() if k in accepted})
+    return assemble_registry(store=MemoryStore(), keys=FileKeyStore(keys_dir), embedder=embedder,
+                             registry_name="capgraph", public_url="http://127.0.0.1:8000")
 
 
 def run_one(store: str, embedder_name: str, embedder: Any, n: int, fmt: str,

@@ -265,19 +265,22 @@ def install_fast_canonical(check_every: int) -> dict[str, int]:
 
 # -- phase 2: passports, keyword index, vector log ----------------------------------------------
 def open_registry(data: Path, *, embedder: Any = None, index_dir: Path | None = None) -> Any:
-    from capgraph.service import Registry
+    from capgraph.bootstrap import assemble_registry
     from capgraph.storage.keystore import FileKeyStore
     from capgraph.storage.sqlite import SQLiteStore
 
-    return Registry(store=SQLiteStore(data / "capgraph.db"), keys=FileKeyStore(data / "keys"),
-                    registry_name="capgraph-scale", public_url="http://127.0.0.1:8000",
-                    embedder=embedder, index_dir=index_dir)
+    return assemble_registry(store=SQLiteStore(data / "capgraph.db"),
+                             keys=FileKeyStore(data / "keys"), registry_name="capgraph-scale",
+                             public_url="http://127.0.0.1:8000", embedder=embedder,
+                             index_dir=index_dir)
 
 
 def batch_transactions(store: Any, every: int) -> Callable[[], dict[str, int]]:
-    """Make ``store.append`` group ``every`` publishes per transaction (the store's own
-    ``_write`` commits each); returns a function that commits what is open."""
+    """Make ``store.write`` group ``every`` write transactions into one SQLite transaction
+    (the store's own commits each); returns a function that commits what is open."""
     from contextlib import contextmanager
+
+    from capgraph.storage.sqlite_tx import Transaction
 
     state = {"open": 0, "commits": 0}
     conn = store._conn()
@@ -287,7 +290,7 @@ def batch_transactions(store: Any, every: int) -> Callable[[], dict[str, int]]:
         if not state["open"]:
             conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
+            yield Transaction(conn)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -303,7 +306,7 @@ def batch_transactions(store: Any, every: int) -> Callable[[], dict[str, int]]:
             state["commits"] += 1
         return {"commits": state["commits"]}
 
-    store._write = write
+    store.write = write
     return finish
 
 
@@ -666,7 +669,7 @@ def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
     timed.wrap(store, "intent_matches", "declared intents")
     timed.wrap(registry.engine, "cards", "cards (batched reads)")
     timed.wrap(store, "version", "store.version (answer)")
-    timed.wrap(store, "record_resolve", "record_resolve")
+    timed.wrap(store, "record_resolves", "record_resolves")
     bq = slices["breakdown"]
     lat, wall, _ = run_clients(resolve, bq, 1)
     total = sum(lat)

@@ -1,13 +1,14 @@
 """Transparency log benchmarks on SQLite: append throughput, proof latency and checkpoint cost
 at N entries (default 1,000,000).
 
-Everything goes through the store's own code: the N-entry log is built with
-``SQLiteStore._log_append`` (the function every publish calls inside its transaction), 1,000
+Everything goes through the registry's own code: the N-entry log is built with
+``registry.translog.append_leaf`` (what every publish calls inside its transaction), 1,000
 appends per transaction; entries are small fake leaves (128 bytes), not real passports (~6 KB),
 so the file stays ~0.3 GB instead of ~6 GB; node work and row counts are the same. Then:
 
-* ``append_public``: ``SQLiteStore.append`` with small fake versions, one transaction each (a
-  publish minus parsing, composing and signing), on a fresh file and on the N-entry file;
+* ``append_public``: ``registry.versions.append_version`` with small fake versions, one
+  transaction each (a publish minus parsing, composing and signing), on a fresh file and on
+  the N-entry file;
 * ``inclusion`` / ``consistency``: proof generation for random indexes / old sizes at the full
   size, straight from the stored nodes (``translog.*_proof(store.log_node, ...)``) and through
   ``Registry.inclusion`` / ``Registry.consistency`` (what the HTTP routes call), p50/p99;
@@ -33,10 +34,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from capgraph.bootstrap import assemble_registry
 from capgraph.core import translog
 from capgraph.core.checkpoint import Checkpoint, sign_checkpoint
-from capgraph.ports import NewVersion
-from capgraph.service import Registry
+from capgraph.registry.translog import append_leaf
+from capgraph.registry.versions import NewVersion, append_version
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.sqlite import SQLiteStore
 
@@ -62,9 +64,9 @@ def build(store: SQLiteStore, n: int) -> dict[str, Any]:
     marks = []
     done = 0
     while done < n:
-        with store._write() as conn:
+        with store.write() as tx:
             for i in range(done, min(done + BATCH, n)):
-                store._log_append(conn, leaf_data(i))
+                append_leaf(tx, leaf_data(i))
         done = min(done + BATCH, n)
         if done % 100_000 == 0 or done == n:
             now = time.perf_counter()
@@ -80,7 +82,7 @@ def build(store: SQLiteStore, n: int) -> dict[str, Any]:
 
 def fake_version(i: int) -> NewVersion:
     data = leaf_data(10_000_000 + i)
-    return NewVersion(slug=f"bench-{i}", name="bench", artifact_type="api", score=50,
+    return NewVersion(name="bench", artifact_type="api", score=50,
                       content_hash=f"sha256:{i:064x}", source_kind="manifest", source="{}",
                       passport=data, key_id="bench", created_at="2026-01-01T00:00:00.000Z",
                       log_leaf=data)
@@ -88,11 +90,11 @@ def fake_version(i: int) -> NewVersion:
 
 def append_public(store: SQLiteStore, count: int, offset: int) -> dict[str, Any]:
     def builder(i: int) -> Any:
-        return lambda latest, number: fake_version(i)
+        return lambda tx, latest, number: fake_version(i)
 
     t0 = time.perf_counter()
     for i in range(offset, offset + count):
-        store.append(f"bench-{i}", builder(i))
+        append_version(store, f"bench-{i}", builder(i))
     elapsed = time.perf_counter() - t0
     return {"appends": count, "entries_per_s": round(count / elapsed),
             "ms_per_append": round(elapsed / count * 1000, 3)}
@@ -134,7 +136,7 @@ def main() -> None:
         print(f"public append, fresh file: {results['append_public_fresh']}")
 
         store = SQLiteStore(Path(tmp) / "log.db")
-        print(f"building {args.n:,} entries through SQLiteStore._log_append ...", file=sys.stderr)
+        print(f"building {args.n:,} entries through append_leaf ...", file=sys.stderr)
         results["build"] = build(store, args.n)
         print(f"build: {results['build']['entries_per_s']:,} entries/s "
               f"({results['build']['seconds']} s)")
@@ -151,7 +153,7 @@ def main() -> None:
         results["inclusion_proof"] = stats_us(timed(translog.inclusion_proof, idx))
         results["consistency_proof"] = stats_us(timed(translog.consistency_proof, olds))
 
-        registry = Registry(store=store, keys=FileKeyStore(Path(tmp) / "keys"),
+        registry = assemble_registry(store=store, keys=FileKeyStore(Path(tmp) / "keys"),
                             registry_name="bench", public_url="http://bench.test")
         registry.checkpoint()  # creates the log key outside the timings
         results["registry_inclusion"] = stats_us(

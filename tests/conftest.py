@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from capgraph.service import Registry
+from capgraph.bootstrap import assemble_registry
+from capgraph.registry import Registry
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
 from capgraph.storage.sqlite import SQLiteStore
@@ -43,7 +44,7 @@ def seed_paths() -> list[Path]:
 def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
     """A Registry on each storage backend, with a fixed clock and its own keys."""
     store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "cg.db")
-    reg = Registry(
+    reg = assemble_registry(
         store=store, keys=FileKeyStore(tmp_path / "keys"), registry_name="capgraph-test",
         public_url="http://registry.test", clock=lambda: FIXED_NOW,
     )

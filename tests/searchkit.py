@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from capgraph.bootstrap import build_registry
+from capgraph.cli.main import load_demo
 from capgraph.config import Settings
+from capgraph.registry import Registry
 from capgraph.search.embedding import MiniLMEmbedder
-from capgraph.service import Registry
 from tests.conftest import SEEDS
 
 __all__ = [
@@ -62,7 +63,7 @@ def _template() -> Path:
     data = root / "data"
     registry = build_registry(Settings(data_dir=data), embedder=embedder())
     try:
-        created, _ = registry.load_demo()
+        created, _ = load_demo(registry)
         assert created > 0
         for document in seed_documents():
             registry.import_passport(document)

@@ -1,15 +1,40 @@
-"""The one place that wires adapters into a Registry, from Settings."""
+"""The one place that chooses adapters and wires them into a Registry."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
 from capgraph.config import Settings
-from capgraph.ports import Embedder
+from capgraph.ports import Embedder, KeyRing, Store
+from capgraph.registry.access import Access
+from capgraph.registry.discovery import Discovery
+from capgraph.registry.facade import Registry
+from capgraph.registry.feedback import Reporting
+from capgraph.registry.indexing import Indexer
+from capgraph.registry.publishing import Publishing
+from capgraph.registry.reading import Reading
+from capgraph.registry.translog import TransparencyLog
+from capgraph.registry.trust import Trust
+from capgraph.registry.versions import fill_missing_cards
 from capgraph.search.embedding import MiniLMEmbedder
-from capgraph.service import Registry
+from capgraph.search.engine import SearchEngine
+from capgraph.search.keyword import KeywordIndex
+from capgraph.search.learning import LearnedIndex
+from capgraph.search.resolver import Resolver
+from capgraph.search.vectors import VectorIndex
 from capgraph.storage.keystore import FileKeyStore
+from capgraph.storage.memory import MemoryStore
 from capgraph.storage.sqlite import SQLiteStore
 
-__all__ = ["build_registry"]
+__all__ = ["assemble_registry", "build_embedder", "build_registry", "scratch_registry"]
+
+
+def _system_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def build_embedder(settings: Settings) -> Embedder | None:
@@ -22,12 +47,62 @@ def build_embedder(settings: Settings) -> Embedder | None:
 def build_registry(settings: Settings, *, embedder: Embedder | None = None) -> Registry:
     """A Registry on the configured SQLite file and key directory."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Registry(
-        embedder=embedder if embedder is not None else build_embedder(settings),
-        index_dir=settings.index_dir,
+    return assemble_registry(
         store=SQLiteStore(settings.database_path),
         keys=FileKeyStore(settings.keys_dir),
+        embedder=embedder if embedder is not None else build_embedder(settings),
+        index_dir=settings.index_dir,
         registry_name=settings.registry_name,
         public_url=settings.base_url,
         log_origin=settings.origin,
+    )
+
+
+def scratch_registry(*, keys_dir: Path, registry_name: str, public_url: str,
+                     embedder: Embedder | None) -> Registry:
+    """A throwaway Registry in memory (``capgraph eval``, tuning scripts), signing with keys
+    kept in ``keys_dir``."""
+    return assemble_registry(store=MemoryStore(), keys=FileKeyStore(keys_dir),
+                             registry_name=registry_name, public_url=public_url,
+                             embedder=embedder)
+
+
+def assemble_registry(
+    *, store: Store, keys: KeyRing, registry_name: str, public_url: str,
+    clock: Callable[[], datetime] | None = None, log_origin: str | None = None,
+    embedder: Embedder | None = None, index_dir: Path | None = None,
+) -> Registry:
+    """A Registry over a store and key ring: the search indexes (in memory, or under
+    ``index_dir``) and every use case wired together. Fills cards a store written before
+    cards were kept lacks."""
+    now = clock or _system_now
+    public_url = public_url.rstrip("/")
+    fill_missing_cards(store)
+    vectors = (VectorIndex(store, dim=embedder.dim,
+                           snapshot=index_dir / "vectors.npz" if index_dir else None)
+               if embedder is not None else None)
+    learned = LearnedIndex(store, dim=embedder.dim) if embedder is not None else None
+    keywords = KeywordIndex(store, path=index_dir / "keyword" if index_dir else None)
+    engine = SearchEngine(store, keywords=keywords, embedder=embedder, vectors=vectors,
+                          learned=learned)
+    callback_secret = functools.cache(lambda: keys.secret("callback"))
+    resolver = Resolver(engine=engine, secret=callback_secret, now=now)
+    indexer = Indexer(embedder)
+    log = TransparencyLog(store=store, keys=keys,
+                          origin=log_origin or f"{urlparse(public_url).netloc}/log", now=now)
+    reading = Reading(store=store, log=log)
+    discovery = Discovery(store=store, indexer=indexer, engine=engine, resolver=resolver,
+                          keywords=keywords, vectors=vectors, embedder=embedder, now=now)
+    publishing = Publishing(store=store, keys=keys, indexer=indexer,
+                            registry_name=registry_name, public_url=public_url, now=now,
+                            after_write=discovery.keywords_changed)
+    return Registry(
+        store=store, keys=keys, public_url=public_url, log=log, reading=reading,
+        publishing=publishing,
+        reporting=Reporting(store=store, keys=keys, indexer=indexer, publishing=publishing,
+                            callback_secret=callback_secret, now=now),
+        discovery=discovery, trust=Trust(keys=keys, log=log, reading=reading, now=now),
+        access=Access(store=store, now=now), engine=engine, resolver=resolver,
+        keywords=keywords, vectors=vectors, learned=learned, embedder=embedder,
+        callback_secret=callback_secret,
     )

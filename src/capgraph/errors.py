@@ -14,14 +14,19 @@ __all__ = [
     "BadRequest",
     "CapgraphError",
     "Conflict",
+    "EmbedderUnavailable",
     "Finding",
     "InvalidManifest",
     "InvalidPassport",
+    "LogInconsistent",
     "NotFound",
     "ParseError",
     "PayloadTooLarge",
+    "ProofInvalid",
     "RateLimited",
     "SignatureInvalid",
+    "StorageError",
+    "TokenInvalid",
     "Unauthorized",
     "UnknownKey",
 ]
@@ -125,10 +130,14 @@ class Unauthorized(CapgraphError):
 
 
 class PayloadTooLarge(CapgraphError):
-    """The request body exceeds the configured limit."""
+    """The request body exceeds the configured limit of ``limit`` bytes."""
 
     code = "payload-too-large"
     title = "Payload too large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is larger than {limit} bytes")
+        self.limit = limit
 
 
 class UnknownKey(CapgraphError):
@@ -158,3 +167,38 @@ class SignatureInvalid(CapgraphError):
     def __init__(self, message: str, *, reasons: list[str] | None = None) -> None:
         super().__init__(message, reasons=reasons or [message])
         self.reasons = reasons or [message]
+
+
+class TokenInvalid(CapgraphError):
+    """A callback token is forged, expired, malformed or bound to something else."""
+
+    code = "token-invalid"
+    title = "Callback token invalid"
+
+
+class ProofInvalid(CapgraphError):
+    """A Merkle proof does not lead to the claimed root."""
+
+    code = "proof-invalid"
+    title = "Proof invalid"
+
+
+class LogInconsistent(CapgraphError):
+    """Two views of the log cannot both be true: history was rewritten."""
+
+    code = "log-inconsistent"
+    title = "Log inconsistent"
+
+
+class StorageError(CapgraphError):
+    """The database could not be read or written."""
+
+    code = "storage-error"
+    title = "Storage error"
+
+
+class EmbedderUnavailable(CapgraphError):
+    """The embedding model files are missing or not the pinned ones."""
+
+    code = "embedder-unavailable"
+    title = "Embedding model unavailable"

@@ -1,61 +1,58 @@
-"""The interfaces the service needs from the outside world: storage and the clock.
+"""The interfaces the registry needs from the outside world, and the records they exchange.
 
-Adapters in ``storage/`` implement ``Store`` (memory for tests, SQLite by default, PostgreSQL
-later). The service depends only on these Protocols.
+Storage is split into narrow read protocols (versions, the transparency log, index feeds,
+events, feedback, API keys) and one write primitive, ``Store.write()``: a transaction in which
+every write of one use case happens, all or nothing, serialised with every other write
+transaction of every thread and process. Rules that are the same for every backend (how a
+log leaf and its nodes are appended, which index rows a version writes, the per-client
+feedback cap, card filling) live above the adapters, in ``registry/``; an adapter only
+translates these calls to its database.
+
+Adapters: ``storage/memory.py`` (tests, throwaway registries) and ``storage/sqlite.py`` (the
+default). ``tests/contract/`` runs every behaviour below against each of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from capgraph.core.signing import PublicKey, SigningKey
-from capgraph.search.documents import SearchDoc
 
 __all__ = [
     "ApiKeyRecord",
+    "ApiKeyStore",
+    "ArtifactCard",
     "ArtifactSummary",
-    "Clock",
+    "CountedReport",
     "Embedder",
+    "EventStore",
+    "FeedbackChange",
     "FeedbackRecord",
+    "FeedbackStore",
+    "IndexFeeds",
+    "IntentEntry",
+    "IntentMatch",
     "KeyRing",
-    "NewVersion",
+    "KeywordChange",
+    "KeywordEntry",
+    "LogNode",
+    "LogStore",
+    "MatchRecord",
+    "ResolveRecord",
     "Store",
     "StoredVersion",
-    "VersionBuilder",
+    "VectorChange",
+    "VectorEntry",
+    "VersionStore",
+    "WriteTransaction",
 ]
 
 
-@dataclass(frozen=True)
-class NewVersion:
-    """A version about to be appended. ``passport`` is the signed passport object's JSON bytes."""
-
-    slug: str
-    name: str
-    artifact_type: str
-    score: int
-    content_hash: str
-    source_kind: str  # "manifest" | "import"
-    source: str  # the manifest or imported passport body, as canonical JSON text
-    passport: bytes
-    key_id: str
-    created_at: str
-    capability_numbers: dict[str, int] = field(default_factory=dict)
-    integrations: list[str] = field(default_factory=list)
-    log_leaf: bytes = b""
-    """The transparency log entry: RFC 8785 bytes of the whole signed passport object."""
-    search_docs: list[SearchDoc] = field(default_factory=list)
-    """What the keyword index holds for this artifact from now on (replaces the old)."""
-    vectors: list[tuple[str, bytes]] | None = None
-    """(capability id, float16 embedding bytes) replacing the artifact's old vectors; None
-    when no embedder is configured (the vector log is then left alone)."""
-    card: str = ""
-    """The compact card of this version (``search/cards.py``: JSON text): what ranking and
-    the risk gates read instead of the passport. Empty: readers fall back to the passport."""
-
-
+# -- records -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class StoredVersion:
     """One immutable stored version of an artifact's passport."""
@@ -66,9 +63,9 @@ class StoredVersion:
     artifact_type: str
     score: int
     content_hash: str
-    source_kind: str
-    source: str
-    passport: bytes
+    source_kind: str  # "manifest" | "import"
+    source: str  # the manifest or imported passport body, as canonical JSON text
+    passport: bytes  # the signed passport object's JSON bytes, served as they are
     key_id: str
     created_at: str
     capability_numbers: dict[str, int]
@@ -83,6 +80,79 @@ class ArtifactSummary:
     score: int
     latest_version: int
     updated_at: str
+
+
+class ArtifactCard(NamedTuple):
+    """What ranking needs of an artifact without loading its passport."""
+
+    version: int  # the latest version
+    score: int  # its UnfragileRank
+    card: str  # its compact card (``search/cards.py``, JSON text); "" when it has none
+
+
+class LogNode(NamedTuple):
+    """A stored complete-subtree hash of the transparency log (``core/translog.py``)."""
+
+    level: int
+    idx: int
+    hash: bytes
+
+
+class KeywordEntry(NamedTuple):
+    """A keyword-log row to write. An empty ``cap_id`` is a reset marker: the artifact's
+    earlier documents are gone (``search/keyword.py``)."""
+
+    slug: str
+    cap_id: str
+    type: str
+    name: str = ""
+    intents: str = ""
+    body: str = ""
+    artifact: str = ""
+
+
+class KeywordChange(NamedTuple):
+    """A keyword-log row as read back, with its sequence number."""
+
+    seq: int
+    slug: str
+    cap_id: str
+    type: str
+    name: str
+    intents: str
+    body: str
+    artifact: str
+
+
+class VectorEntry(NamedTuple):
+    """A vector-log row to write; ``vec`` None (with an empty ``cap_id``) is a reset marker."""
+
+    slug: str
+    cap_id: str
+    type: str
+    vec: bytes | None  # float16 embedding bytes
+
+
+class VectorChange(NamedTuple):
+    seq: int
+    slug: str
+    cap_id: str
+    type: str
+    vec: bytes | None
+
+
+class IntentEntry(NamedTuple):
+    """A normalised intent a capability declares."""
+
+    intent: str
+    slug: str
+    cap_id: str
+    type: str
+
+
+class IntentMatch(NamedTuple):
+    slug: str
+    cap_id: str
 
 
 @dataclass(frozen=True)
@@ -112,134 +182,217 @@ class FeedbackRecord:
     intent_vec: bytes | None = None
 
 
-VersionBuilder = Callable[[StoredVersion | None, int], NewVersion | None]
-"""Given the latest stored version (or None) and the number the new one would get, return the
-version to append, or None when there is nothing new to store."""
+class CountedReport(NamedTuple):
+    """A counted report, as the passport's evidence reads it."""
+
+    cap_id: str
+    outcome: str
+    intent: str
+    confidence: float
+    created_at: str
 
 
-class Store(Protocol):
-    """Durable storage of artifacts, their versions, and API keys."""
+class FeedbackChange(NamedTuple):
+    """A counted report after a sequence number, for the learned ranking."""
 
-    def append(self, slug: str, build: VersionBuilder) -> tuple[StoredVersion, bool]:
-        """Atomically read the latest version of ``slug``, call ``build``, and append what it
-        returns. Returns the stored version and whether it is new. Concurrent appends to the
-        same slug are serialised, so version numbers never repeat or skip."""
-        ...
+    seq: int
+    slug: str
+    cap_id: str
+    intent_vec: bytes | None
+    outcome: str
+
+
+class ResolveRecord(NamedTuple):
+    """What a resolve answered for one artifact."""
+
+    resolve_id: str
+    slug: str
+    cap_id: str
+    intent: str
+    confidence: float
+    created_at: str
+
+
+class MatchRecord(NamedTuple):
+    """A search match that may be reported on."""
+
+    match_id: str
+    slug: str
+    cap_id: str
+    query: str
+    confidence: float
+    created_at: str
+
+
+# -- reading -------------------------------------------------------------------------------
+class VersionStore(Protocol):
+    """Artifacts and their immutable versions."""
 
     def latest(self, slug: str) -> StoredVersion | None: ...
 
     def version(self, slug: str, number: int) -> StoredVersion | None: ...
 
-    def versions(self, slug: str) -> list[StoredVersion]: ...
+    def versions(self, slug: str) -> list[StoredVersion]:
+        """Every version of ``slug``, oldest first."""
+        ...
 
-    def artifacts(
-        self, *, artifact_type: str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[ArtifactSummary]: ...
+    def artifacts(self, *, artifact_type: str | None = None, limit: int = 100,
+                  offset: int = 0) -> list[ArtifactSummary]:
+        """Artifacts by slug (of one type when given)."""
+        ...
 
-    def count(self) -> int: ...
+    def count(self, *, artifact_type: str | None = None) -> int: ...
 
     def references_to(self, slug: str) -> int:
         """How many other artifacts name ``slug`` as an integration in their latest version."""
         ...
 
-    def existing(self, slugs: list[str]) -> list[str]:
-        """The subset of ``slugs`` that are stored artifacts."""
+    def existing(self, slugs: Sequence[str]) -> list[str]:
+        """The subset of ``slugs`` that are stored artifacts, in the given order."""
+        ...
+
+    def latest_cards(self, slugs: Sequence[str]) -> dict[str, ArtifactCard]:
+        """The card of each stored artifact among ``slugs``, in one read."""
+        ...
+
+    def slugs_without_card(self, *, after: str, limit: int) -> list[str]:
+        """Artifacts whose latest version has no card yet, by slug, after ``after``."""
         ...
 
     def generation(self) -> int:
         """A number that changes whenever any process commits a write (for caches)."""
         ...
 
-    def latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int, str]]:
-        """(latest version, UnfragileRank, compact card JSON or "") of each stored artifact
-        among ``slugs``, in one read: what ranking needs of a candidate without loading its
-        passport."""
-        ...
 
-    def keyword_changes(
-        self, since: int, *, limit: int
-    ) -> list[tuple[int, str, str, str, str, str, str, str]]:
-        """Keyword-log rows after sequence ``since``: (seq, slug, capability id, artifact
-        type, name, intents, body, artifact text); an empty capability id means "drop this
-        artifact's documents" (see ``search/keyword.py``)."""
-        ...
+class LogStore(Protocol):
+    """The transparency log's leaves and complete-subtree hashes."""
 
-    def intent_matches(self, intent: str, *, artifact_type: str | None = None
-                       ) -> list[tuple[str, str]]:
-        """Capabilities (slug, capability id) that declare exactly this normalised intent."""
-        ...
-
-    def reindex(self, slug: str, artifact_type: str, docs: list[SearchDoc],
-                vectors: list[tuple[str, bytes]] | None) -> None:
-        """Replace an artifact's keyword, intent and vector index entries (no new version)."""
-        ...
-
-    def record_resolve(self, resolve_id: str, intent: str, created_at: str,
-                       items: list[tuple[str, str, float]]) -> None:
-        """Remember what a resolve answered: (slug, capability id, confidence) per entry."""
-        ...
-
-    def resolve_record(self, resolve_id: str, slug: str) -> tuple[str, str, float] | None:
-        """(capability id, intent, confidence) a resolve answered for ``slug``."""
-        ...
-
-    def record_matches(self, rows: list[tuple[str, str, str, str, float, str]]) -> None:
-        """Remember search matches: (match id, slug, capability id, query, score, time)."""
-        ...
-
-    def match_record(self, match_id: str) -> tuple[str, str, str, float] | None:
-        """(slug, capability id, query, score) of a search match."""
-        ...
-
-    def add_feedback(self, record: FeedbackRecord, *, per_client_cap: int, since: str,
-                     same_client: Sequence[str] = ()) -> tuple[bool, bool]:
-        """Store a report once per ``ref``. Returns (stored, counted): not stored when the ref
-        was reported before; not counted when its client (``record.client``, or any of the
-        ids in ``same_client`` that name the same client) already has ``per_client_cap``
-        counted reports on this artifact since ``since``."""
-        ...
-
-    def counted_feedback(self, slug: str) -> list[tuple[str, str, str, float, str]]:
-        """Counted reports of an artifact: (capability id, outcome, intent, confidence, time)."""
-        ...
-
-    def feedback_changes(self, since: int, *, limit: int
-                         ) -> list[tuple[int, str, str, bytes | None, str]]:
-        """Counted reports after sequence ``since``: (seq, slug, capability id, intent
-        vector, outcome), for the learned ranking."""
-        ...
-
-    def vector_changes(
-        self, since: int, *, limit: int
-    ) -> list[tuple[int, str, str, str, bytes | None]]:
-        """Vector-log rows after sequence ``since``: (seq, slug, capability id, artifact type,
-        float16 vector bytes, or None for "drop this artifact's vectors")."""
-        ...
-
-    def log_size(self) -> int:
-        """Entries in the transparency log. Each append adds its version's entry in the same
-        transaction, so the log and the versions can never disagree."""
-        ...
+    def log_size(self) -> int: ...
 
     def log_node(self, level: int, index: int) -> bytes:
-        """A stored complete subtree hash (see ``core/translog.py``)."""
+        """A stored node; ``StorageError`` when it is missing."""
         ...
 
     def log_entries(self, start: int, end: int) -> list[bytes]:
         """The leaf data of entries [start, end)."""
         ...
 
-    def add_api_key(self, key_id: str, name: str, secret_hash: str, created_at: str) -> None: ...
 
+class IndexFeeds(Protocol):
+    """The append-only logs every process replays into its in-memory indexes."""
+
+    def keyword_changes(self, since: int, *, limit: int) -> list[KeywordChange]: ...
+
+    def vector_changes(self, since: int, *, limit: int) -> list[VectorChange]: ...
+
+    def feedback_changes(self, since: int, *, limit: int) -> list[FeedbackChange]:
+        """Counted reports only."""
+        ...
+
+    def intent_matches(self, intent: str, *, artifact_type: str | None = None
+                       ) -> list[IntentMatch]:
+        """Capabilities that declare exactly this normalised intent, sorted."""
+        ...
+
+    def generation(self) -> int: ...
+
+
+class EventStore(Protocol):
+    """What resolves and searches answered, so a later report can be checked against it.
+    One record per request: these may be written without the durability of a version (a
+    lost record only means a late report about it is refused)."""
+
+    def record_resolves(self, records: Sequence[ResolveRecord]) -> None:
+        """Keep the first record of each (resolve id, slug)."""
+        ...
+
+    def resolve_record(self, resolve_id: str, slug: str) -> ResolveRecord | None: ...
+
+    def record_matches(self, records: Sequence[MatchRecord]) -> None:
+        """Keep the first record of each match id."""
+        ...
+
+    def match_record(self, match_id: str) -> MatchRecord | None: ...
+
+
+class FeedbackStore(Protocol):
+    def counted_feedback(self, slug: str) -> list[CountedReport]:
+        """Counted reports of an artifact, in the order they were stored."""
+        ...
+
+
+class ApiKeyStore(Protocol):
     def api_key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None: ...
 
-    def api_keys(self) -> list[ApiKeyRecord]: ...
+    def api_keys(self) -> list[ApiKeyRecord]:
+        """Every key, oldest first."""
+        ...
 
-    def revoke_api_key(self, key_id: str) -> bool: ...
+
+# -- writing -------------------------------------------------------------------------------
+class WriteTransaction(Protocol):
+    """The writes of one use case, inside ``Store.write()``. Its reads see its own writes."""
+
+    def latest(self, slug: str) -> StoredVersion | None: ...
+
+    def log_size(self) -> int: ...
+
+    def log_node(self, level: int, index: int) -> bytes: ...
+
+    def counted_feedback(self, slug: str) -> list[CountedReport]: ...
+
+    def feedback_exists(self, ref: str) -> bool: ...
+
+    def counted_reports_by(self, clients: Sequence[str], slug: str, *, since: str) -> int:
+        """Counted reports on ``slug`` by any of ``clients`` created at or after ``since``."""
+        ...
+
+    def put_log_leaf(self, index: int, data: bytes, nodes: Sequence[LogNode]) -> None:
+        """Store leaf ``index`` (it must be the next one) and the nodes it completes."""
+        ...
+
+    def put_version(self, stored: StoredVersion, *, card: str,
+                    integrations: Sequence[str]) -> None:
+        """Store a new version; it becomes the artifact's latest, with this card and these
+        integrations (replacing the artifact's earlier ones)."""
+        ...
+
+    def fill_card(self, slug: str, version: int, card: str) -> None:
+        """Give version ``version`` of ``slug`` this card if it is still the latest and has
+        none (a publish in between has written its own)."""
+        ...
+
+    def replace_intents(self, slug: str, entries: Sequence[IntentEntry]) -> None: ...
+
+    def add_keyword_entries(self, entries: Sequence[KeywordEntry]) -> None: ...
+
+    def add_vector_entries(self, entries: Sequence[VectorEntry]) -> None: ...
+
+    def add_feedback(self, record: FeedbackRecord, *, counted: bool) -> None:
+        """Store a report; its ``ref`` must be new."""
+        ...
+
+    def add_api_key(self, record: ApiKeyRecord, secret_hash: str) -> None: ...
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        """Mark a key revoked; False when there is no such key."""
+        ...
+
+
+class Store(VersionStore, LogStore, IndexFeeds, EventStore, FeedbackStore, ApiKeyStore,
+            Protocol):
+    """Durable storage: every read protocol, and the write transaction."""
+
+    def write(self) -> AbstractContextManager[WriteTransaction]:
+        """A write transaction: committed when the block ends, rolled back when it raises.
+        Write transactions are serialised with each other across threads and processes, and
+        ``generation()`` moves when one that wrote anything commits."""
+        ...
 
     def close(self) -> None: ...
 
 
+# -- other ports ---------------------------------------------------------------------------
 class Embedder(Protocol):
     """Turns texts into unit-length vectors (``search/embedding.py``)."""
 
@@ -251,10 +404,6 @@ class Embedder(Protocol):
         ...
 
 
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
 class KeyRing(Protocol):
     """Where signing keys live (``storage/keystore.py`` keeps them in owner-only files)."""
 
@@ -264,6 +413,14 @@ class KeyRing(Protocol):
 
     def public_keys(self) -> dict[str, PublicKey]:
         """Every key ever used, by kid, with its status and validity window."""
+        ...
+
+    def rotate(self, now: datetime) -> SigningKey:
+        """Retire the signing key and start a new one."""
+        ...
+
+    def revoke(self, kid: str, now: datetime) -> None:
+        """Revoke a signing key; ``NotFound`` when there is none with that kid."""
         ...
 
     def secret(self, name: str) -> bytes:
@@ -279,6 +436,7 @@ class KeyRing(Protocol):
         ...
 
     def log_key(self, now: datetime, origin: str) -> tuple[SigningKey, str]:
-        """The key that signs transparency log checkpoints and the log's origin, created (with
-        ``origin``) on first use and fixed after."""
+        """The key that signs log checkpoints and the log's origin, created (with ``origin``)
+        on first use and fixed after."""
         ...
+

@@ -29,7 +29,7 @@ from capgraph.bootstrap import build_registry
 from capgraph.cli.main import cli as capgraph_cli
 from capgraph.config import Settings
 from capgraph.http.app import create_app
-from capgraph.service import Registry
+from capgraph.registry import Registry
 from tests.conftest import Server, start_server, stop_server
 
 PROBLEM_TYPE = "application/problem+json"
@@ -37,7 +37,8 @@ PROBLEM_TYPE = "application/problem+json"
 KNOWN_CODES = {
     "bad-request", "parse-error", "unauthorized", "not-found", "method-not-allowed", "conflict",
     "payload-too-large", "invalid-manifest", "invalid-passport", "signature-invalid",
-    "unknown-key", "http-error", "token-invalid", "rate-limited",
+    "unknown-key", "http-error", "token-invalid", "rate-limited", "storage-error",
+    "embedder-unavailable", "proof-invalid", "log-inconsistent",
 }  # fmt: skip
 
 _DESCRIPTION = (

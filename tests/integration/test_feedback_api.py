@@ -14,7 +14,7 @@ import pytest
 from capgraph.config import Settings
 from capgraph.core.feedback import COMMENT_MAX, PER_CLIENT_CAP
 from capgraph.http.app import create_app
-from capgraph.service import Registry
+from capgraph.registry import Registry
 from capgraph.storage.sqlite import SQLiteStore
 from tests.integration.conftest import InProcess, assert_problem
 from tests.unit.feedback_kit import Clock, make_registry, tool_manifest

@@ -18,6 +18,7 @@ from tests.integration.conftest import client_for, invoke, running_server, write
 from tests.integration.conftest import manifest as widget
 from tests.searchkit import LUNAR_INTENT, demo_registry, posture_manifests, stable_search
 from tests.unit.factories import capability, long_text, manifest, to_yaml
+from tests.wire import resolve_json
 
 # No word of this query (nor its stem) occurs in the savanna manifests: only the dense index
 # can find them.
@@ -83,7 +84,7 @@ def test_a_publish_is_searchable_at_once_in_process(tmp_path: Path) -> None:
         assert "savanna-local" not in {s for s, _, _ in registry.keywords.search(
             query_terms(DENSE_ONLY), limit=500)}
         assert registry.search(DENSE_ONLY).matches[0].slug == "savanna-local"  # dense, fresh
-        answer = registry.resolve("tell zebras apart by their stripes")
+        answer = resolve_json(registry, "tell zebras apart by their stripes")
         assert answer["resolved"][0]["artifact"]["slug"] == "savanna-local"
     finally:
         registry.store.close()

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from capgraph.bootstrap import assemble_registry
 from capgraph.core.offline import verify_envelope
 from capgraph.errors import SignatureInvalid
-from capgraph.service import Registry
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
 from tests.conftest import Server
@@ -191,7 +191,7 @@ def test_a_rotation_between_reading_the_clock_and_reading_the_key_ring(tmp_path:
             keys.rotate(now + timedelta(milliseconds=5))
         return now
 
-    registry = Registry(store=MemoryStore(), keys=keys, registry_name="race",
+    registry = assemble_registry(store=MemoryStore(), keys=keys, registry_name="race",
                         public_url="http://race.test", clock=clock)
     first = registry.publish(demo_manifest("before"), hint="yaml").stored
     rotate_next.set()

@@ -16,13 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
+from capgraph.bootstrap import assemble_registry
 from capgraph.core import translog
 from capgraph.core.canonical import canonical_bytes
 from capgraph.core.checkpoint import parse_checkpoint
 from capgraph.core.offline import verify_envelope
 from capgraph.core.signing import SigningKey
 from capgraph.errors import BadRequest
-from capgraph.service import Registry
+from capgraph.registry import Registry, versions
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.sqlite import SQLiteStore
 from tests.conftest import Server
@@ -358,16 +359,16 @@ def test_a_publish_that_fails_leaves_the_log_untouched(
 def test_sqlite_rolls_back_the_log_append_with_the_rest_of_the_publish(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = SQLiteStore(tmp_path / "cg.db")
-    registry = Registry(store=store, keys=FileKeyStore(tmp_path / "keys"),
+    registry = assemble_registry(store=store, keys=FileKeyStore(tmp_path / "keys"),
                         registry_name="rollback", public_url="http://rollback.test")
     registry.publish(demo_manifest("rollback-0"), hint="yaml")
-    original = SQLiteStore._log_append
+    original = versions.append_leaf
 
-    def append_then_fail(self: SQLiteStore, conn: Any, data: bytes) -> int:
-        original(self, conn, data)
+    def append_then_fail(tx: Any, data: bytes) -> int:
+        original(tx, data)
         raise RuntimeError("crash after the log append, before the version row")
 
-    monkeypatch.setattr(SQLiteStore, "_log_append", append_then_fail)
+    monkeypatch.setattr(versions, "append_leaf", append_then_fail)
     with pytest.raises(RuntimeError):
         registry.publish(demo_manifest("rollback-1"), hint="yaml")
     monkeypatch.undo()

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from capgraph.core.callback import TokenInvalid, verify_token
+from capgraph.core.callback import verify_token
 from capgraph.core.signing import verify_passport
+from capgraph.errors import TokenInvalid
+from capgraph.registry import Registry
 from capgraph.search.resolver import RESOLVER_VERSION
-from capgraph.service import Registry
 from tests.integration.conftest import InProcess, assert_problem, to_yaml
 from tests.searchkit import (
     LUNAR_INTENT,
@@ -25,6 +26,7 @@ from tests.searchkit import (
     posture_manifests,
     seed_documents,
 )
+from tests.wire import resolve_json
 
 BASE = "http://registry.test"
 ANSWER_KEYS = {"artifact", "capability", "invocation", "trust", "alternatives",
@@ -323,7 +325,7 @@ def test_every_seed_intent_resolves_to_its_own_capability(
         body = document["passport"]["unfragile"]
         for cap in body["capabilities"]:
             for intent in cap["intents"]:
-                answer = registry.resolve(intent, limit=1)
+                answer = resolve_json(registry, intent, limit=1)
                 checked += 1
                 got = answer["resolved"][0]["capability"]["id"] if answer["resolved"] \
                     else answer.get("message")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from capgraph.core.taxonomy import ARTIFACT_TYPES
-from capgraph.service import Registry
+from capgraph.registry import Registry
 from tests.conftest import DEMO
 from tests.integration.conftest import InProcess, assert_problem
 from tests.searchkit import copy_demo, demo_app
@@ -146,19 +146,22 @@ _OFFLINE_SCRIPT = textwrap.dedent("""
                 raise RuntimeError(f"network access attempted: {event} {target!r}")
     sys.addaudithook(refuse)
 
+    from capgraph.bootstrap import assemble_registry
+    from capgraph.http.shapes import resolution_json
     from capgraph.search.embedding import MiniLMEmbedder
-    from capgraph.service import Registry
     from capgraph.storage.keystore import FileKeyStore
     from capgraph.storage.memory import MemoryStore
 
     embedder = MiniLMEmbedder()
     vectors = embedder.embed(["transcribe a podcast", "speech to text"])
-    registry = Registry(store=MemoryStore(), keys=FileKeyStore(Path(tempfile.mkdtemp())),
-                        registry_name="offline", public_url="http://offline.test",
-                        embedder=embedder)
+    registry = assemble_registry(store=MemoryStore(),
+                                 keys=FileKeyStore(Path(tempfile.mkdtemp())),
+                                 registry_name="offline", public_url="http://offline.test",
+                                 embedder=embedder)
     for path in sys.argv[1:]:
         registry.publish(Path(path).read_text(), hint="yaml")
-    answer = registry.resolve("transcribe the speech in an audio recording")
+    answer = resolution_json(registry.resolve("transcribe the speech in an audio recording"),
+                             "http://offline.test")
     print(json.dumps({
         "shape": list(vectors.shape),
         "norms": [float((v ** 2).sum()) for v in vectors],

@@ -12,13 +12,15 @@ from typing import Any
 
 import numpy as np
 
+from capgraph.bootstrap import assemble_registry
 from capgraph.ports import Store
-from capgraph.service import Registry
+from capgraph.registry import Registry
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
 from capgraph.storage.sqlite import SQLiteStore
 from tests.conftest import FIXED_NOW
 from tests.unit.factories import capability, manifest, to_yaml
+from tests.wire import resolve_json
 
 
 class Clock:
@@ -58,7 +60,7 @@ def make_store(kind: str, tmp_path: Path) -> Store:
 
 def make_registry(store: Store, tmp_path: Path, *, clock: Clock | None = None,
                   embedder: WordEmbedder | None = None) -> Registry:
-    return Registry(store=store, keys=FileKeyStore(tmp_path / "keys"),
+    return assemble_registry(store=store, keys=FileKeyStore(tmp_path / "keys"),
                     registry_name="capgraph-test", public_url="http://registry.test",
                     clock=clock or Clock(), embedder=embedder)
 
@@ -84,7 +86,7 @@ def twin_manifest(slug: str) -> str:
 def resolve_entry(registry: Registry, intent: str = "do alpha for me", *, slug: str | None = None
                   ) -> dict[str, Any]:
     """``{resolveId, slug, callbackToken}`` for the top (or the given slug's) resolved entry."""
-    answer = registry.resolve(intent, limit=5)
+    answer = resolve_json(registry, intent, limit=5)
     assert answer["resolved"], answer
     entries = [e for e in answer["resolved"] if slug in (None, e["artifact"]["slug"])]
     assert entries, (slug, [e["artifact"]["slug"] for e in answer["resolved"]])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from capgraph.core.callback import TokenInvalid, issue_token, verify_token
+from capgraph.core.callback import issue_token, verify_token
+from capgraph.errors import TokenInvalid
 
 SECRET = b"s" * 32
 NOW = 1_800_000_000

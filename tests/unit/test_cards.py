@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from capgraph.bootstrap import assemble_registry
+from capgraph.registry import Registry, versions
 from capgraph.search.cards import card_facts, card_json
 from capgraph.search.engine import Card
-from capgraph.service import Registry
-from capgraph.storage import sqlite as sqlite_store
+from capgraph.storage import sqlite_schema
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
 from capgraph.storage.sqlite import SQLiteStore
@@ -21,7 +22,7 @@ from tests.unit.factories import capability, long_text, manifest, to_yaml
 
 
 def _registry(store: MemoryStore | SQLiteStore, tmp_path: Path) -> Registry:
-    return Registry(store=store, keys=FileKeyStore(tmp_path / "keys"),
+    return assemble_registry(store=store, keys=FileKeyStore(tmp_path / "keys"),
                     registry_name="capgraph-test", public_url="http://registry.test",
                     clock=lambda: FIXED_NOW)
 
@@ -84,20 +85,22 @@ def test_a_database_from_before_cards_gets_them_filled_in(
     store.close()
     # Back to the schema before the card column, as an older capgraph left it; and one
     # passport the card cannot be made from.
-    added = sqlite_store._MIGRATIONS.index(
+    added = sqlite_schema.MIGRATIONS.index(
         "ALTER TABLE artifacts ADD COLUMN card TEXT NOT NULL DEFAULT ''")
     conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP INDEX artifacts_without_card")
     conn.execute("ALTER TABLE artifacts DROP COLUMN card")
     conn.execute("UPDATE versions SET passport = ? WHERE slug = 'cat'", (b'{"unfragile": {}}',))
     conn.execute(f"PRAGMA user_version = {added}")
     conn.close()
 
-    monkeypatch.setattr(sqlite_store, "_CARD_PAGE", 2)  # three pages
+    monkeypatch.setattr(versions, "CARD_PAGE", 2)  # three pages
     reopened = SQLiteStore(path)
+    _registry(reopened, tmp_path)  # opening a registry fills the missing cards
     cards = reopened.latest_cards(list(bodies))
     assert {slug: card for slug, (_, _, card) in cards.items() if not card} == {"cat": ""}
     for slug in ("ant", "bee", "dog", "eel"):
         assert json.loads(cards[slug][2]) == card_facts(bodies[slug])
     assert reopened._conn().execute("PRAGMA user_version").fetchone()[0] == len(
-        sqlite_store._MIGRATIONS)
+        sqlite_schema.MIGRATIONS)
     reopened.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from capgraph.service import Registry
+from capgraph.registry import Registry
 from tests.conftest import DEMO
 
 

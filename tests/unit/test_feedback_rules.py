@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from capgraph.core import scoring
-from capgraph.core.callback import TokenInvalid, issue_token, verify_token
+from capgraph.core.callback import issue_token, verify_token
 from capgraph.core.feedback import (
     CAP_WINDOW,
     COMMENT_MAX,
@@ -22,8 +22,9 @@ from capgraph.core.feedback import (
     aggregate,
     max_rank_shift,
 )
-from capgraph.errors import BadRequest, Conflict, NotFound
-from capgraph.service import Registry
+from capgraph.errors import BadRequest, Conflict, NotFound, TokenInvalid
+from capgraph.registry import Registry
+from capgraph.registry import feedback as feedback_module
 from tests.unit.feedback_kit import (
     Clock,
     body,
@@ -33,6 +34,7 @@ from tests.unit.feedback_kit import (
     resolve_entry,
     tool_manifest,
 )
+from tests.wire import report_json, resolve_json
 
 SECRET = b"s" * 32
 
@@ -102,7 +104,7 @@ def _state(registry: Registry) -> tuple[int, int, int, int]:
 
 def _report(registry: Registry, ref: dict[str, Any], outcome: str = "success",
             client: str = "key:test", **extra: Any) -> dict[str, Any]:
-    return registry.feedback({**ref, "outcome": outcome, **extra}, client=client)
+    return report_json(registry, {**ref, "outcome": outcome, **extra}, client=client)
 
 
 def test_a_forged_token_is_refused_and_nothing_is_counted(setup: tuple[Registry, Clock]
@@ -156,7 +158,7 @@ def test_a_replayed_token_is_refused_and_counted_once(setup: tuple[Registry, Clo
 
 def test_a_token_for_another_slug_is_refused(setup: tuple[Registry, Clock]) -> None:
     registry, _ = setup
-    answer = registry.resolve("do alpha for me", limit=5)
+    answer = resolve_json(registry, "do alpha for me", limit=5)
     by_slug = {e["artifact"]["slug"]: e["callbackToken"] for e in answer["resolved"]}
     assert set(by_slug) == {"tool-a", "tool-b"}
     before, generation = _state(registry), registry.store.generation()
@@ -206,7 +208,7 @@ def test_malformed_reports_are_refused(setup: tuple[Registry, Clock], payload: d
     registry, _ = setup
     before = _state(registry)
     with pytest.raises(BadRequest, match=message):
-        registry.feedback(payload, client="key:test")
+        report_json(registry, payload, client="key:test")
     _assert_nothing_counted(registry, before)
 
 
@@ -284,18 +286,18 @@ def test_a_concurrent_report_is_never_overwritten_by_a_stale_reissue(
     # both. Report 1's re-issue must not then sign a passport with only its own evidence.
     registry, _ = setup
     first, second = (resolve_entry(registry, slug="tool-a") for _ in range(2))
-    original = registry.store.append
+    original = feedback_module.append_version
     fired = threading.Event()
 
-    def append(slug: str, build: Any) -> Any:
+    def append(store: Any, slug: str, build: Any) -> Any:  # report 1's re-issue, first
         if not fired.is_set():
             fired.set()
             _report(registry, second, "failure", client="key:second")
-        return original(slug, build)
+        return original(store, slug, build)
 
-    registry.store.append = append  # type: ignore[method-assign]
-    _report(registry, first, client="key:first")
-    registry.store.append = original  # type: ignore[method-assign]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(feedback_module, "append_version", append)
+        _report(registry, first, client="key:first")
     served = body(registry, "tool-a")["trust"]["observed_outcomes"]
     assert served["matches"] == counted(registry, "tool-a") == 2
     assert served["success_rate"] == 0.5
@@ -367,7 +369,7 @@ def test_the_cap_holds_across_the_midnight_salt_change(setup: tuple[Registry, Cl
 
     def report(address: str) -> bool:
         client, *same = registry.client_ids(address)
-        result = registry.feedback({**resolve_entry(registry, slug="tool-a"),
+        result = report_json(registry, {**resolve_entry(registry, slug="tool-a"),
                                     "outcome": "success"}, client=client, same_client=same)
         return bool(result["counted"])
 

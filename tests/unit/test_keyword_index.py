@@ -13,6 +13,7 @@ from capgraph.search.documents import SearchDoc
 from capgraph.search.keyword import FIELD_WEIGHTS, KeywordIndex, weighted_text
 from capgraph.storage.memory import MemoryStore
 from capgraph.storage.sqlite import SQLiteStore
+from tests.wire import reindex
 
 
 def doc(cap_id: str, name: str, body: str = "", intents: str = "") -> SearchDoc:
@@ -20,14 +21,14 @@ def doc(cap_id: str, name: str, body: str = "", intents: str = "") -> SearchDoc:
 
 
 def fill(store: SQLiteStore | MemoryStore) -> None:
-    store.reindex("zebra-kit", "api", [
+    reindex(store, "zebra-kit", "api", [
         doc("zebra-kit__cap_0", "zebra stripe counting", "counts stripes in safari photos"),
         doc("zebra-kit__cap_1", "giraffe neck measuring", "measures necks from drones"),
     ], None)
-    store.reindex("okapi-cli", "cli", [
+    reindex(store, "okapi-cli", "cli", [
         doc("okapi-cli__cap_0", "okapi ear tagging", "tags ears of okapis in camera traps"),
     ], None)
-    store.reindex("moon-api", "api", [
+    reindex(store, "moon-api", "api", [
         doc("moon-api__cap_0", "lunar sample catalogue", "catalogues regolith samples",
             intents="catalogue lunar regolith samples"),
     ], None)
@@ -69,14 +70,14 @@ def test_a_word_repeated_across_fields_is_saturated_once_bm25f() -> None:
     """BM25F: a word in the name *and* the artifact text counts as a higher frequency in one
     saturating score, not as two full field scores added up (which would double it)."""
     store = MemoryStore()
-    store.reindex("both", "api", [SearchDoc(
+    reindex(store, "both", "api", [SearchDoc(
         cap_id="both__cap_0", name="acme", intents="", body="general helper",
         artifact="acme")], None)
-    store.reindex("name-only", "api", [SearchDoc(
+    reindex(store, "name-only", "api", [SearchDoc(
         cap_id="name-only__cap_0", name="acme", intents="", body="general helper",
         artifact="zzz")], None)
     for i in range(8):  # background documents
-        store.reindex(f"other-{i}", "api", [SearchDoc(
+        reindex(store, f"other-{i}", "api", [SearchDoc(
             cap_id=f"other-{i}__cap_0", name=f"thing {i}", intents="", body="general helper",
             artifact=f"other {i}")], None)
     index = KeywordIndex(store)
@@ -104,7 +105,7 @@ def test_a_republish_replaces_the_artifacts_documents(
         setup: tuple[SQLiteStore | MemoryStore, KeywordIndex]) -> None:
     store, index = setup
     assert index.search(["giraffe"], limit=5)
-    store.reindex("zebra-kit", "api", [doc("zebra-kit__cap_0", "zebra stripe counting")], None)
+    reindex(store, "zebra-kit", "api", [doc("zebra-kit__cap_0", "zebra stripe counting")], None)
     assert index.search(["giraffe"], limit=5) == []
     assert keys(index.search(["zebra"], limit=5)) == [("zebra-kit", "zebra-kit__cap_0")]
 
@@ -117,7 +118,7 @@ def test_two_readers_on_one_directory_see_every_write(tmp_path: Path) -> None:
     fill(store)
     one.sync()  # the writer's process brings the shared index up to date
     assert keys(two.search(["okapi"], limit=5)) == [("okapi-cli", "okapi-cli__cap_0")]
-    store.reindex("okapi-cli", "cli", [doc("okapi-cli__cap_0", "tapir snout booping")], None)
+    reindex(store, "okapi-cli", "cli", [doc("okapi-cli__cap_0", "tapir snout booping")], None)
     assert keys(two.search(["tapir"], limit=5)) == [("okapi-cli", "okapi-cli__cap_0")]
     assert one.search(["okapi"], limit=5) == []  # ``two`` applied it; ``one`` reloads
     assert len(list(path.parent.glob("keyword-v*.seq"))) == 1
@@ -145,7 +146,7 @@ def test_a_crash_between_commit_and_position_replays_without_duplicates(tmp_path
     index.sync()
     seq_file = next(path.parent.glob("keyword-v*.seq"))
     position = int(seq_file.read_text())
-    store.reindex("okapi-cli", "cli", [doc("okapi-cli__cap_0", "okapi ear tagging")], None)
+    reindex(store, "okapi-cli", "cli", [doc("okapi-cli__cap_0", "okapi ear tagging")], None)
     index.sync()
     seq_file.write_text(str(position))  # the commit landed, its position did not
     restarted = KeywordIndex(SQLiteStore(tmp_path / "db.sqlite"), path=path)
@@ -170,13 +171,13 @@ def test_rebuild_holds_only_current_documents(tmp_path: Path) -> None:
     path = tmp_path / "index" / "keyword"
     index = KeywordIndex(store, path=path)
     for word in ("tapir", "okapi", "tapir"):  # history: replaced documents
-        store.reindex("okapi-cli", "cli", [doc("okapi-cli__cap_0", f"{word} ear tagging")],
+        reindex(store, "okapi-cli", "cli", [doc("okapi-cli__cap_0", f"{word} ear tagging")],
                       None)
         index.sync()
     index.rebuild()
     fresh_store = SQLiteStore(tmp_path / "fresh.sqlite")
     fill(fresh_store)
-    fresh_store.reindex("okapi-cli", "cli", [doc("okapi-cli__cap_0", "tapir ear tagging")], None)
+    reindex(fresh_store, "okapi-cli", "cli", [doc("okapi-cli__cap_0", "tapir ear tagging")], None)
     fresh = KeywordIndex(fresh_store)
     query = ["tapir", "ear", "zebra"]
     assert index.search(query, limit=10) == fresh.search(query, limit=10)
@@ -188,13 +189,12 @@ def test_a_database_from_before_the_keyword_log_keeps_its_documents(tmp_path: Pa
     log) is migrated: the rows move to the log, the FTS tables go, and search finds them."""
     import sqlite3
 
-    from capgraph.storage import sqlite as sqlite_store
+    from capgraph.storage.sqlite_schema import MIGRATIONS
 
     path = tmp_path / "old.sqlite"
-    before = sqlite_store._MIGRATIONS.index(next(
-        m for m in sqlite_store._MIGRATIONS if "CREATE TABLE keyword_log" in m))
+    before = MIGRATIONS.index(next(m for m in MIGRATIONS if "CREATE TABLE keyword_log" in m))
     conn = sqlite3.connect(path, isolation_level=None)
-    for script in sqlite_store._MIGRATIONS[:before]:
+    for script in MIGRATIONS[:before]:
         for statement in filter(str.strip, script.split(";")):
             conn.execute(statement)
     conn.execute(f"PRAGMA user_version = {before}")

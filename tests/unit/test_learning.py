@@ -12,11 +12,13 @@ import pytest
 
 from capgraph.core.feedback import PER_CLIENT_CAP
 from capgraph.ports import FeedbackRecord
+from capgraph.registry import Registry
+from capgraph.registry.feedback import store_report
 from capgraph.search.learning import LEARN_WEIGHT, SIMILARITY, LearnedIndex
-from capgraph.service import Registry
 from capgraph.storage.memory import MemoryStore
 from capgraph.storage.sqlite import SQLiteStore
 from tests.unit.feedback_kit import Clock, WordEmbedder, make_registry, make_store, twin_manifest
+from tests.wire import report_json
 
 QUERY = "summarize my meeting notes"
 SINCE = "2000-01-01T00:00:00.000Z"
@@ -32,7 +34,7 @@ def _add(store: MemoryStore, n: int, vec: np.ndarray, outcome: str, *, cap: str 
          client: str | None = None, cap_limit: int = 10**9) -> None:
     start = len(store.counted_feedback("s")) + 10**6 * (client is not None)
     for i in range(n):
-        store.add_feedback(FeedbackRecord(
+        store_report(store, FeedbackRecord(
             ref=f"match:{client}-{start + i}-{outcome}-{cap}", kind="match", slug="s",
             cap_id=cap, intent="x", outcome=outcome, clicked=None, source=None, comment=None,
             confidence=0.5, client=client or f"c{start + i}", created_at=SINCE,
@@ -108,7 +110,7 @@ def _order(registry: Registry, query: str = QUERY) -> list[str]:
 def _report(registry: Registry, slug: str, outcome: str, client: str,
             query: str = QUERY) -> bool:
     match = next(m for m in registry.search(query, limit=2).matches if m.slug == slug)
-    result = registry.feedback({"matchRecordId": match.match_record_id, "outcome": outcome},
+    result = report_json(registry, {"matchRecordId": match.match_record_id, "outcome": outcome},
                                client=client)
     return bool(result["counted"])
 

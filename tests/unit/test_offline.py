@@ -15,8 +15,8 @@ from capgraph.core.canonical import canonical_bytes
 from capgraph.core.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
 from capgraph.core.offline import log_verifiers, verify_envelope
 from capgraph.core.signing import SigningKey
-from capgraph.errors import SignatureInvalid
-from capgraph.service import Registry
+from capgraph.errors import ProofInvalid, SignatureInvalid
+from capgraph.registry import Registry
 from tests.conftest import DEMO, FIXED_NOW
 
 BASE = "http://registry.test"
@@ -77,7 +77,7 @@ def test_the_log_block_is_not_covered_by_the_signature(
     bare = {"passport": env["passport"]}
     assert verify_envelope(bare, jwks).checkpoint is None
     assert verify_envelope(env["passport"], jwks).log_index is None
-    with pytest.raises(translog.ProofInvalid, match="no _log"):
+    with pytest.raises(ProofInvalid, match="no _log"):
         verify_envelope(bare, jwks, require_log=True)
 
 
@@ -119,7 +119,7 @@ def test_a_tampered_log_block_fails_as_proof_invalid(
         published: tuple[Registry, list[str]], change: str) -> None:
     registry, slugs = published
     env = envelope(registry, slugs[1])
-    with pytest.raises(translog.ProofInvalid):
+    with pytest.raises(ProofInvalid):
         verify_envelope(_tampered(env, change), registry.jwks())
 
 
@@ -139,7 +139,7 @@ def test_a_passport_swapped_into_another_entrys_log_block_fails(
     registry, slugs = published
     first, second = envelope(registry, slugs[0]), envelope(registry, slugs[1])
     swapped = {"passport": first["passport"], "_log": second["_log"]}
-    with pytest.raises(translog.ProofInvalid):
+    with pytest.raises(ProofInvalid):
         verify_envelope(swapped, registry.jwks())
 
 

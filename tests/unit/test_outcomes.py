@@ -16,7 +16,7 @@ from capgraph.core import scoring
 from capgraph.core.compose import NOTE_NO_OUTCOMES, iso_ms
 from capgraph.core.offline import verify_envelope
 from capgraph.core.outcomes import CapabilityOutcomes, Outcomes, apply_outcomes
-from capgraph.service import Registry
+from capgraph.registry import Registry
 from tests.unit.factories import load_seed, seed_files
 from tests.unit.feedback_kit import (
     Clock,
@@ -26,6 +26,7 @@ from tests.unit.feedback_kit import (
     resolve_entry,
     tool_manifest,
 )
+from tests.wire import report_json, resolve_json
 
 BASE = "https://registry.example"
 
@@ -137,18 +138,18 @@ def test_reports_reissue_a_signed_logged_passport_with_the_evidence(
     confidences = []
     for n, outcome in enumerate(["success", "success", "failure"]):
         clock.advance(minutes=1)
-        answer = registry.resolve("do alpha for me", limit=1)
+        answer = resolve_json(registry, "do alpha for me", limit=1)
         confidences.append(answer["resolved"][0]["matchConfidence"])
         ref = {"resolveId": answer["resolveId"], "slug": "tool-a",
                "callbackToken": answer["resolved"][0]["callbackToken"]}
-        result = registry.feedback({**ref, "outcome": outcome}, client=f"key:{n}")
+        result = report_json(registry, {**ref, "outcome": outcome}, client=f"key:{n}")
         assert result == {"accepted": True, "counted": True, "slug": "tool-a",
                           "capability": "tool-a__cap_0", "outcome": outcome,
                           "passportVersion": 2 + n}
     clock.advance(minutes=1)
     match = registry.search("run alpha-more on my data").matches[0]
     assert match.slug == "tool-a" and match.capabilities[0].id == "tool-a__cap_2"
-    registry.feedback({"matchRecordId": match.match_record_id, "outcome": "success",
+    report_json(registry, {"matchRecordId": match.match_record_id, "outcome": "success",
                        "clickedThrough": True, "source": "web"}, client="key:web")
     confidences.append(match.match_score)
 
@@ -188,7 +189,7 @@ def test_reports_reissue_a_signed_logged_passport_with_the_evidence(
 def test_a_failure_lowers_match_graph_below_the_prior(setup: tuple[Registry, Clock]) -> None:
     registry, _ = setup
     before = body(registry, "tool-a")
-    registry.feedback({**resolve_entry(registry), "outcome": "failure"}, client="key:x")
+    report_json(registry, {**resolve_entry(registry), "outcome": "failure"}, client="key:x")
     after = body(registry, "tool-a")
     assert after["trust"]["rank_breakdown"]["match_graph"] == 0.2  # 1 / 5
     assert after["trust"]["score"] < before["trust"]["score"]
@@ -199,7 +200,7 @@ def test_a_failure_lowers_match_graph_below_the_prior(setup: tuple[Registry, Clo
 def test_a_new_manifest_version_keeps_the_counted_evidence(setup: tuple[Registry, Clock]
                                                            ) -> None:
     registry, _ = setup
-    registry.feedback({**resolve_entry(registry), "outcome": "success"}, client="key:x")
+    report_json(registry, {**resolve_entry(registry), "outcome": "success"}, client="key:x")
     text = tool_manifest("tool-a")
     assert "name: Tool tool-a\n" in text
     result = registry.publish(text.replace("name: Tool tool-a\n", "name: Tool A, renamed\n"))
@@ -213,8 +214,8 @@ def test_a_new_manifest_version_keeps_the_counted_evidence(setup: tuple[Registry
 def test_uncounted_and_refused_reports_do_not_reissue(setup: tuple[Registry, Clock]) -> None:
     registry, _ = setup
     for _ in range(4):
-        registry.feedback({**resolve_entry(registry), "outcome": "success"}, client="key:x")
-    result = registry.feedback({**resolve_entry(registry), "outcome": "success"},
+        report_json(registry, {**resolve_entry(registry), "outcome": "success"}, client="key:x")
+    result = report_json(registry, {**resolve_entry(registry), "outcome": "success"},
                                client="key:x")
     assert result["counted"] is False and result["passportVersion"] == 4
     assert registry.passport("tool-a").version == 4

@@ -10,15 +10,17 @@ from typing import Any
 
 import pytest
 
+from capgraph.bootstrap import assemble_registry
 from capgraph.errors import BadRequest
+from capgraph.registry import Registry
 from capgraph.search.engine import Card
 from capgraph.search.resolver import RESOLVER_VERSION, passes
-from capgraph.service import Registry
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
 from tests.conftest import FIXED_NOW
 from tests.searchkit import LUNAR_INTENT, POSTURE_ADMITS, embedder, posture_manifests
 from tests.unit.factories import capability, long_text, manifest, seed_by_slug, to_yaml
+from tests.wire import resolve_json
 
 SEED = "qwen-qwen3-coder"
 VOICE = "text-generation-language"
@@ -61,7 +63,7 @@ CORPUS = [
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    reg = Registry(store=MemoryStore(), keys=FileKeyStore(tmp_path_factory.mktemp("keys")),
+    reg = assemble_registry(store=MemoryStore(), keys=FileKeyStore(tmp_path_factory.mktemp("keys")),
                    registry_name="capgraph-test", public_url="http://registry.test",
                    clock=lambda: FIXED_NOW, embedder=embedder())
     for data in [*CORPUS, *posture_manifests().values()]:
@@ -125,7 +127,7 @@ def test_each_posture_admits_a_subset_of_the_one_before() -> None:
 
 @pytest.mark.parametrize("risk", list(POSTURE_ADMITS))
 def test_resolve_applies_the_posture_before_ranking(registry: Registry, risk: str) -> None:
-    answer = registry.resolve(LUNAR_INTENT, limit=10, risk=risk)
+    answer = resolve_json(registry, LUNAR_INTENT, limit=10, risk=risk)
     slugs = {r["artifact"]["slug"] for r in answer["resolved"]} & LUNAR
     assert slugs == POSTURE_ADMITS[risk]
     assert answer["risk"] == risk
@@ -137,7 +139,7 @@ def test_resolve_applies_the_posture_before_ranking(registry: Registry, risk: st
 
 def test_an_archived_artifact_is_never_resolved(registry: Registry) -> None:
     for risk in POSTURE_ADMITS:
-        answer = registry.resolve(LUNAR_INTENT, limit=10, risk=risk)
+        answer = resolve_json(registry, LUNAR_INTENT, limit=10, risk=risk)
         everything = answer["resolved"] + answer.get("alternatives", [])
         assert "lunar-archived" not in json.dumps(everything)
 
@@ -149,7 +151,7 @@ def test_an_exact_uri_resolves_to_that_capability_whatever_the_intent(
         registry: Registry) -> None:
     uri = _uri(registry, "pdf-kit", "pdf page splitting")
     for intent in ("I need this", "read this paragraph aloud"):
-        answer = registry.resolve(intent, capability=uri)
+        answer = resolve_json(registry, intent, capability=uri)
         assert answer["resolved"], answer
         assert {r["capability"]["uri"] for r in answer["resolved"]} == {uri}
         assert answer["resolved"][0]["artifact"]["slug"] == "pdf-kit"
@@ -158,7 +160,7 @@ def test_an_exact_uri_resolves_to_that_capability_whatever_the_intent(
 def test_an_exact_uri_of_a_seed_capability(registry: Registry) -> None:
     body = seed_by_slug(SEED)["passport"]["unfragile"]
     for cap in body["capabilities"][:4]:
-        answer = registry.resolve("help me with my code", capability=cap["uri"])
+        answer = resolve_json(registry, "help me with my code", capability=cap["uri"])
         assert answer["resolved"][0]["capability"]["id"] == cap["id"]
 
 
@@ -167,10 +169,10 @@ def test_a_uri_prefix_restricts_to_that_category(registry: Registry) -> None:
     assert _uri(registry, "ocr-desk", "optical character recognition of scanned pages") \
         .startswith(prefix + ".")
     intent = "extract tables from scanned invoices"
-    unrestricted = registry.resolve(intent, limit=5)
+    unrestricted = resolve_json(registry, intent, limit=5)
     assert unrestricted["resolved"][0]["capability"]["name"] == \
         "table extraction from scanned documents"
-    answer = registry.resolve(intent, limit=5, capability=prefix)
+    answer = resolve_json(registry, intent, limit=5, capability=prefix)
     assert answer["resolved"]
     assert all(r["capability"]["uri"].startswith(prefix + ".") for r in answer["resolved"])
     assert answer["resolved"][0]["capability"]["name"] == \
@@ -180,22 +182,22 @@ def test_a_uri_prefix_restricts_to_that_category(registry: Registry) -> None:
 def test_a_prefix_matches_whole_segments_only(registry: Registry) -> None:
     uri = _uri(registry, "voice-box", "voice cloning")
     cut = uri[: uri.rindex(".") + 3]  # ends in the middle of the last segment
-    answer = registry.resolve("clone my voice from a sample", capability=cut)
+    answer = resolve_json(registry, "clone my voice from a sample", capability=cut)
     assert answer["resolved"] == []
     assert answer["alternatives"] == []
     whole = uri[: uri.rindex(".")]
-    assert registry.resolve("clone my voice from a sample", capability=whole)["resolved"]
+    assert resolve_json(registry, "clone my voice from a sample", capability=whole)["resolved"]
 
 
 def test_a_phrase_narrows_the_query(registry: Registry) -> None:
-    answer = registry.resolve("do it for me", capability="table structure of a pdf")
+    answer = resolve_json(registry, "do it for me", capability="table structure of a pdf")
     assert answer["resolved"][0]["artifact"]["slug"] == "pdf-kit"
     assert answer["resolved"][0]["capability"]["name"] == "table structure recognition in pdfs"
     assert answer["resolved"][0]["capability"]["intent"] == "do it for me"
 
 
 def test_the_type_filter_applies(registry: Registry) -> None:
-    answer = registry.resolve("extract tables from scanned invoices", artifact_type="repo")
+    answer = resolve_json(registry, "extract tables from scanned invoices", artifact_type="repo")
     assert {r["artifact"]["type"] for r in answer["resolved"]} == {"repo"}
 
 
@@ -203,7 +205,7 @@ def test_the_type_filter_applies(registry: Registry) -> None:
 
 
 def test_no_confident_match_for_an_intent_nothing_serves(registry: Registry) -> None:
-    answer = registry.resolve("bake a chocolate cake with sprinkles")
+    answer = resolve_json(registry, "bake a chocolate cake with sprinkles")
     assert answer["resolved"] == []
     assert answer["message"] == "no confident match"
     assert 0 <= answer["matchConfidence"] < registry.resolver.calibrator.threshold
@@ -216,7 +218,7 @@ def test_no_confident_match_for_an_intent_nothing_serves(registry: Registry) -> 
 def test_confidence_never_rises_down_the_ranking(registry: Registry) -> None:
     for intent in ("extract tables from scanned invoices", "transcribe a voice memo",
                    LUNAR_INTENT, "read the text of a scanned page"):
-        answer = registry.resolve(intent, limit=10)
+        answer = resolve_json(registry, intent, limit=10)
         confidences = [r["matchConfidence"] for r in answer["resolved"]]
         assert confidences, intent
         assert confidences == sorted(confidences, reverse=True), (intent, confidences)
@@ -224,7 +226,7 @@ def test_confidence_never_rises_down_the_ranking(registry: Registry) -> None:
 
 
 def test_a_declared_intent_is_resolved_confidently(registry: Registry) -> None:
-    answer = registry.resolve("Turn a table image into CSV")
+    answer = resolve_json(registry, "Turn a table image into CSV")
     top = answer["resolved"][0]
     assert (top["artifact"]["slug"], top["capability"]["name"]) == \
         ("ocr-desk", "table extraction from scanned documents")
@@ -232,13 +234,13 @@ def test_a_declared_intent_is_resolved_confidently(registry: Registry) -> None:
 
 
 def test_limit_bounds_the_answer(registry: Registry) -> None:
-    assert len(registry.resolve("extract tables", limit=1)["resolved"]) == 1
-    assert len(registry.resolve(LUNAR_INTENT, limit=2)["resolved"]) == 2
+    assert len(resolve_json(registry, "extract tables", limit=1)["resolved"]) == 1
+    assert len(resolve_json(registry, LUNAR_INTENT, limit=2)["resolved"]) == 2
 
 
 def test_the_answer_names_the_resolver_and_its_request(registry: Registry) -> None:
-    a = registry.resolve("convert a pdf to markdown")
-    b = registry.resolve("convert a pdf to markdown")
+    a = resolve_json(registry, "convert a pdf to markdown")
+    b = resolve_json(registry, "convert a pdf to markdown")
     assert a["resolverVersion"] == b["resolverVersion"] == RESOLVER_VERSION
     assert a["resolveId"] != b["resolveId"] and a["resolveId"].startswith("r_")
     assert a["resolvedAt"] == "2026-11-01T12:00:00.000Z"
@@ -261,4 +263,4 @@ def test_bad_arguments_are_refused(registry: Registry, kwargs: dict[str, Any],
                                    message: str) -> None:
     intent = kwargs.pop("intent")
     with pytest.raises(BadRequest, match=message):
-        registry.resolve(intent, **kwargs)
+        resolve_json(registry, intent, **kwargs)

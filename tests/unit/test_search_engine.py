@@ -13,10 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from capgraph.bootstrap import assemble_registry
 from capgraph.errors import BadRequest
+from capgraph.http.shapes import search_json
+from capgraph.registry import Registry
 from capgraph.search.documents import documents_for, normalize_intent, query_terms
 from capgraph.search.engine import DECLARED_INTENT_BONUS, PRIOR_WEIGHT, Card, SearchEngine
-from capgraph.service import Registry
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
 from tests.conftest import FIXED_NOW
@@ -95,7 +97,7 @@ CORPUS = [
 
 
 def _registry(tmp: Path, *, dense: bool) -> Registry:
-    registry = Registry(store=MemoryStore(), keys=FileKeyStore(tmp / "keys"),
+    registry = assemble_registry(store=MemoryStore(), keys=FileKeyStore(tmp / "keys"),
                         registry_name="capgraph-test", public_url="http://registry.test",
                         clock=lambda: FIXED_NOW, embedder=embedder() if dense else None)
     for data in CORPUS:
@@ -195,7 +197,7 @@ def test_match_scores_are_fractions_best_first(dense_registry: Registry) -> None
         assert 1 <= len(caps) <= 3 and caps == sorted(caps, reverse=True)
     ids = [m.match_record_id for m in result.matches]
     assert len(set(ids)) == len(ids) and all(i.startswith("m_") for i in ids)
-    assert result.to_json()["matches"][0]["artifact"]["unfragileRank"] == \
+    assert search_json(result)["matches"][0]["artifact"]["unfragileRank"] == \
         result.matches[0].unfragile_rank
 
 
@@ -206,9 +208,10 @@ def test_match_scores_are_fractions_best_first(dense_registry: Registry) -> None
 def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """Two artifacts with the same capabilities but different UnfragileRank, and a famous
     artifact that does something else."""
-    registry = Registry(store=MemoryStore(), keys=FileKeyStore(tmp_path_factory.mktemp("k")),
-                        registry_name="capgraph-test", public_url="http://registry.test",
-                        clock=lambda: FIXED_NOW, embedder=embedder())
+    registry = assemble_registry(store=MemoryStore(),
+                                 keys=FileKeyStore(tmp_path_factory.mktemp("k")),
+                                 registry_name="capgraph-test", public_url="http://registry.test",
+                                 clock=lambda: FIXED_NOW, embedder=embedder())
     caps = CORPUS[3]["capabilities"]
     famous = _manifest("famous-pixels", CORPUS[2]["capabilities"])
     for data in (_manifest("obscure-weather", caps), famous,
@@ -265,7 +268,7 @@ def test_a_declared_intent_outranks_a_closer_name(dense_registry: Registry) -> N
 
 
 def test_the_type_filter_keeps_only_that_type(tmp_path: Path) -> None:
-    registry = Registry(store=MemoryStore(), keys=FileKeyStore(tmp_path / "keys"),
+    registry = assemble_registry(store=MemoryStore(), keys=FileKeyStore(tmp_path / "keys"),
                         registry_name="capgraph-test", public_url="http://registry.test",
                         clock=lambda: FIXED_NOW)
     for data, kind in ((CORPUS[3], "api"), (_manifest("sky-mcp", CORPUS[3]["capabilities"]),

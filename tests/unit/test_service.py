@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 
+from capgraph.bootstrap import assemble_registry
+from capgraph.cli.main import load_demo
 from capgraph.core.compose import NOTE_NO_OUTCOMES, NOTE_UNVERIFIED, iso_ms
 from capgraph.core.manifest import parse_manifest_text
 from capgraph.core.scoring import score
 from capgraph.core.signing import verify_passport
 from capgraph.errors import InvalidManifest, InvalidPassport, NotFound, ParseError, Unauthorized
-from capgraph.service import Registry
+from capgraph.http.shapes import verify_json
+from capgraph.registry import Registry
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.sqlite import SQLiteStore
 from tests.conftest import FIXED_NOW
@@ -196,7 +199,7 @@ def test_changing_a_description_creates_version_2_and_keeps_version_1(
 
 def test_a_write_through_another_registry_reaches_the_cached_envelope(tmp_path: Path) -> None:
     def open_registry() -> Registry:
-        return Registry(store=SQLiteStore(tmp_path / "shared.db"),
+        return assemble_registry(store=SQLiteStore(tmp_path / "shared.db"),
                         keys=FileKeyStore(tmp_path / "keys"), registry_name="capgraph-test",
                         public_url="http://registry.test", clock=lambda: FIXED_NOW)
 
@@ -394,7 +397,7 @@ def test_tampering_makes_verify_document_report_invalid(
     report = registry.verify_document(document)
     assert not report.valid
     assert report.reasons
-    assert report.to_json()["valid"] is False
+    assert verify_json(report)["valid"] is False
 
 
 def test_a_tampered_signature_reports_invalid(registry: Registry) -> None:
@@ -419,7 +422,7 @@ def test_api_key_create_authenticate_revoke(registry: Registry) -> None:
     key_id, secret = registry.create_api_key("ci")
     record = registry.authenticate(secret)
     assert (record.key_id, record.name, record.revoked) == (key_id, "ci", False)
-    assert registry.store.revoke_api_key(key_id)
+    registry.revoke_api_key(key_id)
     with pytest.raises(Unauthorized):
         registry.authenticate(secret)
 
@@ -449,7 +452,7 @@ def test_api_keys_are_distinct_and_only_a_hash_is_stored(registry: Registry) -> 
 
 
 def test_load_demo_publishes_every_demo_manifest_once(registry: Registry) -> None:
-    created, unchanged = registry.load_demo()
+    created, unchanged = load_demo(registry)
     assert (created, unchanged) == (len(demo_files()), 0)
-    assert registry.load_demo() == (0, len(demo_files()))
+    assert load_demo(registry) == (0, len(demo_files()))
     assert registry.store.count() == len(demo_files())

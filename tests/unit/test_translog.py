@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capgraph.core import translog
-from capgraph.core.translog import LogInconsistent, ProofInvalid
+from capgraph.errors import LogInconsistent, ProofInvalid
 
 PROPERTY = settings(max_examples=200, deadline=None)
 

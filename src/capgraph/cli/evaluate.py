@@ -16,12 +16,11 @@ from typing import Any, TextIO
 
 import click
 
+from capgraph.bootstrap import scratch_registry
 from capgraph.ports import Embedder
+from capgraph.registry import Registry
 from capgraph.search.corpus import body_from_entry, ece, metrics_at
 from capgraph.search.embedding import MiniLMEmbedder
-from capgraph.service import Registry
-from capgraph.storage.keystore import FileKeyStore
-from capgraph.storage.memory import MemoryStore
 
 __all__ = ["eval_command", "evaluate", "load_corpus"]
 
@@ -35,9 +34,8 @@ def load_corpus(entries: list[dict[str, Any]], *, keys_dir: Path,
                 embedder: Embedder | None) -> tuple[Registry, dict[str, str]]:
     """A fresh in-memory registry holding a corpus; also maps corpus slugs to the registry's
     (lower-cased, cleaned) slugs. Used by ``capgraph eval`` and the tuning scripts."""
-    registry = Registry(store=MemoryStore(), keys=FileKeyStore(keys_dir),
-                        registry_name="capgraph-eval", public_url="http://eval.invalid",
-                        embedder=embedder)
+    registry = scratch_registry(keys_dir=keys_dir, registry_name="capgraph-eval",
+                                public_url="http://eval.invalid", embedder=embedder)
     version = datetime.now(UTC).strftime("%Y-%m")
     slug_of: dict[str, str] = {}
     for entry in entries:
@@ -98,13 +96,12 @@ def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
                 start = time.perf_counter()
                 answer = registry.resolve(text, limit=1)
                 latencies.append((time.perf_counter() - start) * 1000)
-                if answer["resolved"]:
-                    top_slug = answer["resolved"][0]["artifact"]["slug"]
-                    confidences.append(answer["resolved"][0]["matchConfidence"])
+                if answer.resolved:
+                    top_slug: str | None = answer.resolved[0].artifact.slug
+                    confidences.append(answer.resolved[0].match_confidence)
                 else:
-                    alts = answer["alternatives"]
-                    top_slug = alts[0]["slug"] if alts else None
-                    confidences.append(answer["matchConfidence"])
+                    top_slug = answer.alternatives[0].slug if answer.alternatives else None
+                    confidences.append(answer.match_confidence)
                 correct.append(top_slug in relevant)
                 if q.get("relevant_capabilities"):
                     cap_n += 1

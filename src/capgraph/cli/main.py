@@ -11,9 +11,10 @@ import json
 import logging
 import os
 import sys
-from datetime import UTC, datetime
+from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -23,10 +24,11 @@ from capgraph.cli.monitor import log_group
 from capgraph.config import Settings
 from capgraph.core.manifest import parse_manifest_text
 from capgraph.core.offline import verify_envelope
+from capgraph.core.risk import RISK_POSTURES
 from capgraph.core.validation import validate_manifest
-from capgraph.errors import CapgraphError, InvalidManifest, ParseError, SignatureInvalid
-from capgraph.service import Registry
-from capgraph.storage.keystore import FileKeyStore
+from capgraph.errors import CapgraphError, ParseError, SignatureInvalid
+from capgraph.http.shapes import resolution_json, search_json
+from capgraph.registry import PublishResult, Registry
 
 __all__ = ["main"]
 
@@ -46,12 +48,57 @@ class _Context:
         return self._registry
 
 
-def _fail(error: CapgraphError) -> None:
-    click.echo(error.diagnostics(), err=True)
-    sys.exit(1)
+def _fail(error: CapgraphError, *, where: Path | None = None) -> None:
+    """The one mapping of capgraph errors for people at a terminal: the error's diagnostics
+    on stderr (after the file they are about) and, unless a file is named, exit code 1."""
+    click.echo(f"{where}: {error.diagnostics()}" if where else error.diagnostics(), err=True)
+    if where is None:
+        sys.exit(1)
 
 
-@click.group()
+class _Group(click.Group):
+    """Every command's capgraph errors end in ``_fail``; nothing else becomes a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CapgraphError as exc:
+            _fail(exc)
+            raise  # unreachable: _fail exits
+
+
+def _each_file(files: tuple[Path, ...], action: Callable[[Path], None]) -> NoReturn:
+    """Run ``action`` on every file, reporting a capgraph error per file and going on;
+    exit 1 when any failed."""
+    failed = False
+    for path in files:
+        try:
+            action(path)
+        except CapgraphError as exc:
+            _fail(exc, where=path)
+            failed = True
+    sys.exit(1 if failed else 0)
+
+
+def _stored(result: PublishResult) -> None:
+    state = "new version" if result.created else "unchanged"
+    click.echo(f"{result.stored.slug}: version {result.stored.version} ({state}), "
+               f"UnfragileRank {result.stored.score}")
+
+
+def load_demo(registry: Registry) -> tuple[int, int]:
+    """Publish the bundled demo manifests. Returns (created, unchanged)."""
+    created = unchanged = 0
+    folder = resources.files("capgraph.demo").joinpath("manifests")
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith((".yml", ".yaml")):
+            result = registry.publish(entry.read_text(encoding="utf-8"), hint="yaml")
+            created += result.created
+            unchanged += not result.created
+    return created, unchanged
+
+
+@click.group(cls=_Group)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Where the database and keys live [env CAPGRAPH_DATA_DIR].")
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
@@ -81,14 +128,11 @@ def serve(obj: _Context, host: str | None, port: int | None, workers: int | None
                             demo=demo)
     registry = build_registry(settings)
     registry.jwks()  # creates the signing key before workers race to
-    if settings.demo and registry.store.count() == 0:
-        created, _ = registry.load_demo()
+    if settings.demo and registry.count() == 0:
+        created, _ = load_demo(registry)
         click.echo(f"loaded {created} demo artifacts", err=True)
-    registry.keywords.sync()  # the shared keyword index is current before workers read it
-    if registry.vectors is not None:  # workers start from a fresh snapshot, not a full replay
-        registry.vectors.sync()
-        registry.vectors.save_snapshot()
-    registry.store.close()
+    registry.prepare_indexes()  # workers start from current indexes, not a full replay
+    registry.close()
     # With one worker uvicorn serves in this process: free this registry's indexes (a
     # million vectors' worth) rather than hold them beside the worker's own.
     del registry
@@ -139,18 +183,8 @@ def _hint(path: Path) -> str | None:
 @click.pass_obj
 def publish(obj: _Context, files: tuple[Path, ...]) -> None:
     """Publish manifests as signed passport versions."""
-    failed = False
-    for path in files:
-        try:
-            result = obj.registry().publish(path.read_bytes(), hint=_hint(path))
-        except (InvalidManifest, ParseError) as exc:
-            click.echo(f"{path}: {exc.diagnostics()}", err=True)
-            failed = True
-            continue
-        state = "new version" if result.created else "unchanged"
-        click.echo(f"{result.stored.slug}: version {result.stored.version} ({state}), "
-                   f"UnfragileRank {result.stored.score}")
-    sys.exit(1 if failed else 0)
+    _each_file(files, lambda path: _stored(
+        obj.registry().publish(path.read_bytes(), hint=_hint(path))))
 
 
 @cli.command(name="import")
@@ -158,22 +192,8 @@ def publish(obj: _Context, files: tuple[Path, ...]) -> None:
 @click.pass_obj
 def import_(obj: _Context, files: tuple[Path, ...]) -> None:
     """Import passport JSON files (envelopes as GET /api/v1/passport serves them)."""
-    failed = False
-    for path in files:
-        try:
-            result = obj.registry().import_passport(json.loads(path.read_text()))
-        except json.JSONDecodeError as exc:
-            click.echo(f"{path}: line {exc.lineno}: invalid JSON: {exc.msg}", err=True)
-            failed = True
-            continue
-        except CapgraphError as exc:
-            click.echo(f"{path}: {exc.diagnostics()}", err=True)
-            failed = True
-            continue
-        state = "new version" if result.created else "unchanged"
-        click.echo(f"{result.stored.slug}: version {result.stored.version} ({state}), "
-                   f"UnfragileRank {result.stored.score}")
-    sys.exit(1 if failed else 0)
+    _each_file(files, lambda path: _stored(obj.registry().import_passport(
+        parse_manifest_text(path.read_bytes(), hint="json"))))
 
 
 @cli.command()
@@ -216,7 +236,7 @@ def verify(obj: _Context, passport: Path, keys_file: Path | None, require_log: b
 @click.pass_obj
 def demo(obj: _Context) -> None:
     """Load the bundled demo manifests into the database."""
-    created, unchanged = obj.registry().load_demo()
+    created, unchanged = load_demo(obj.registry())
     click.echo(f"demo: {created} new, {unchanged} unchanged")
 
 
@@ -226,10 +246,7 @@ def demo(obj: _Context) -> None:
 @click.pass_obj
 def passport(obj: _Context, slug: str, number: int | None) -> None:
     """Print an artifact's signed passport envelope."""
-    try:
-        data = obj.registry().envelope_bytes(slug, obj.settings().base_url, version=number)
-    except CapgraphError as exc:
-        _fail(exc)
+    data = obj.registry().envelope_bytes(slug, obj.settings().base_url, version=number)
     click.echo(json.dumps(json.loads(data), indent=2, ensure_ascii=False))
 
 
@@ -238,11 +255,7 @@ def passport(obj: _Context, slug: str, number: int | None) -> None:
 @click.pass_obj
 def versions(obj: _Context, slug: str) -> None:
     """List an artifact's versions."""
-    try:
-        history = obj.registry().versions(slug)
-    except CapgraphError as exc:
-        _fail(exc)
-    for v in history:
+    for v in obj.registry().versions(slug):
         click.echo(f"{v.version}\t{v.created_at}\t{v.source_kind}\trank {v.score}\t"
                    f"{v.content_hash[:19]}")
 
@@ -266,7 +279,7 @@ def keys_create(obj: _Context, name: str) -> None:
 @click.pass_obj
 def keys_list(obj: _Context) -> None:
     """List API keys (never their secrets)."""
-    for record in obj.registry().store.api_keys():
+    for record in obj.registry().api_keys():
         state = "revoked" if record.revoked else "active"
         click.echo(f"{record.key_id}\t{record.name}\t{record.created_at}\t{state}")
 
@@ -276,9 +289,7 @@ def keys_list(obj: _Context) -> None:
 @click.pass_obj
 def keys_revoke(obj: _Context, key_id: str) -> None:
     """Revoke an API key."""
-    if not obj.registry().store.revoke_api_key(key_id):
-        click.echo(f"no API key {key_id}", err=True)
-        sys.exit(1)
+    obj.registry().revoke_api_key(key_id)
     click.echo(f"revoked {key_id}")
 
 
@@ -286,7 +297,7 @@ def keys_revoke(obj: _Context, key_id: str) -> None:
 @click.pass_obj
 def keys_rotate(obj: _Context) -> None:
     """Retire the signing key and start a new one (old passports keep verifying)."""
-    key = FileKeyStore(obj.settings().keys_dir).rotate(datetime.now(UTC))
+    key = obj.registry().rotate_signing_key()
     click.echo(f"new signing key {key.kid}")
 
 
@@ -297,10 +308,7 @@ def keys_rotate(obj: _Context) -> None:
 @click.pass_obj
 def keys_revoke_signing(obj: _Context, kid: str) -> None:
     """Revoke a signing key: every passport it signed then fails verification."""
-    try:
-        FileKeyStore(obj.settings().keys_dir).revoke(kid, datetime.now(UTC))
-    except CapgraphError as exc:
-        _fail(exc)
+    obj.registry().revoke_signing_key(kid)
     click.echo(f"revoked signing key {kid}")
 
 
@@ -320,13 +328,9 @@ def keys_jwks(obj: _Context) -> None:
 def search(obj: _Context, query: tuple[str, ...], limit: int, artifact_type: str | None,
            as_json: bool) -> None:
     """Search the local registry for capabilities."""
-    try:
-        result = obj.registry().search(" ".join(query), limit=limit,
-                                       artifact_type=artifact_type)
-    except CapgraphError as exc:
-        _fail(exc)
+    result = obj.registry().search(" ".join(query), limit=limit, artifact_type=artifact_type)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(search_json(result), indent=2, ensure_ascii=False))
         return
     if not result.matches:
         click.echo("no match")
@@ -342,36 +346,34 @@ def search(obj: _Context, query: tuple[str, ...], limit: int, artifact_type: str
 @click.option("--limit", type=int, default=3, show_default=True)
 @click.option("--type", "artifact_type", default=None, help="Only this artifact type.")
 @click.option("--risk", default="default", show_default=True,
-              type=click.Choice(["default", "production", "enterprise", "strict"]))
+              type=click.Choice(RISK_POSTURES))
 @click.option("--capability", default=None, help="A capability:// URI (prefix) or phrase.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @click.pass_obj
 def resolve(obj: _Context, intent: tuple[str, ...], limit: int, artifact_type: str | None,
             risk: str, capability: str | None, as_json: bool) -> None:
     """Resolve an intent to the best capability in the local registry."""
-    try:
-        result = obj.registry().resolve(" ".join(intent), limit=limit,
-                                        artifact_type=artifact_type, risk=risk,
-                                        capability=capability)
-    except CapgraphError as exc:
-        _fail(exc)
+    registry = obj.registry()
+    result = registry.resolve(" ".join(intent), limit=limit, artifact_type=artifact_type,
+                              risk=risk, capability=capability)
     if as_json:
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(resolution_json(result, obj.settings().base_url), indent=2,
+                              ensure_ascii=False))
         return
-    if not result["resolved"]:
-        click.echo(f"no confident match (confidence {result['matchConfidence']:.2f})")
-        for alt in result["alternatives"]:
-            click.echo(f"  maybe {alt['name']} ({alt['slug']}): {alt['why_alternative']}")
+    if not result.confident:
+        click.echo(f"no confident match (confidence {result.match_confidence:.2f})")
+        for alt in result.alternatives:
+            click.echo(f"  maybe {alt.name} ({alt.slug}): {alt.why}")
         return
-    for i, r in enumerate(result["resolved"], start=1):
-        cap = r["capability"]
-        click.echo(f"{i}. {r['artifact']['name']} ({r['artifact']['slug']}): {cap['name']}")
-        click.echo(f"   {cap['uri']}  confidence {r['matchConfidence']:.2f}")
-        for reason in cap["whyThisMatches"]:
+    for i, answer in enumerate(result.resolved, start=1):
+        cap = answer.capability
+        click.echo(f"{i}. {answer.artifact.name} ({answer.artifact.slug}): {cap.name}")
+        click.echo(f"   {cap.uri}  confidence {answer.match_confidence:.2f}")
+        for reason in cap.why_this_matches:
             click.echo(f"   - {reason}")
-        click.echo(f"   {cap['vsAlternatives']}")
+        click.echo(f"   {cap.vs_alternatives}")
         click.echo("   invocation:")
-        for line in r["invocation"]["snippet"].splitlines():
+        for line in answer.invocation.snippet.splitlines():
             click.echo(f"     {line}")
 
 
@@ -386,7 +388,7 @@ def index_rebuild(obj: _Context) -> None:
     """Re-derive every artifact's index entries from its latest version and save the vector
     snapshot (after a model change, or to speed up the next start)."""
     registry = obj.registry()
-    with click.progressbar(length=max(1, registry.store.count()), label="reindexing",
+    with click.progressbar(length=max(1, registry.count()), label="reindexing",
                            file=sys.stderr) as bar:
         done = registry.rebuild_index(progress=lambda n, total: bar.update(1))
     click.echo(f"reindexed {done} artifacts")
@@ -396,15 +398,13 @@ def index_rebuild(obj: _Context) -> None:
 @click.pass_obj
 def index_status(obj: _Context) -> None:
     """What the indexes hold."""
-    registry = obj.registry()
-    click.echo(f"artifacts {registry.store.count()}")
-    click.echo(f"keywords  {len(registry.keywords)} (tantivy BM25F)")
-    if registry.vectors is None:
+    status = obj.registry().index_status()
+    click.echo(f"artifacts {status.artifacts}")
+    click.echo(f"keywords  {status.keyword_documents} (tantivy BM25F)")
+    if status.vectors is None:
         click.echo("vectors   disabled (CAPGRAPH_EMBEDDER=none)")
         return
-    registry.vectors.sync()
-    model = registry.embedder.name if registry.embedder else ""
-    click.echo(f"vectors   {len(registry.vectors)} ({model})")
+    click.echo(f"vectors   {status.vectors} ({status.model})")
 
 
 cli.add_command(eval_command)

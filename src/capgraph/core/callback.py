@@ -10,16 +10,9 @@ import base64
 import hashlib
 import hmac
 
-from capgraph.errors import CapgraphError
+from capgraph.errors import TokenInvalid
 
-__all__ = ["TokenInvalid", "issue_token", "verify_token"]
-
-
-class TokenInvalid(CapgraphError):
-    """A callback token is forged, expired, malformed or bound to something else."""
-
-    code = "token-invalid"
-    title = "Callback token invalid"
+__all__ = ["issue_token", "verify_token"]
 
 
 def _mac(secret: bytes, resolve_id: str, slug: str, expires: int) -> str:

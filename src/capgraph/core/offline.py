@@ -15,9 +15,9 @@ from capgraph.core import translog
 from capgraph.core.canonical import canonical_bytes
 from capgraph.core.checkpoint import Checkpoint, NoteVerifier, parse_checkpoint
 from capgraph.core.signing import PublicKey, passport_keys, verify_passport
-from capgraph.errors import CapgraphError, SignatureInvalid
+from capgraph.errors import CapgraphError, ProofInvalid, SignatureInvalid
 
-__all__ = ["OfflineResult", "log_verifiers", "verify_envelope"]
+__all__ = ["OfflineResult", "log_verifiers", "verify_envelope", "verify_inclusion"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def verify_envelope(envelope: Mapping[str, Any], jwks: Mapping[str, Any], *,
     passport is the log entry the inclusion proof and the signed checkpoint say it is.
 
     Raises ``SignatureInvalid`` (bad signature, revoked key, bad checkpoint signature) or
-    ``translog.ProofInvalid`` (the passport is not in the log as claimed).
+    ``ProofInvalid`` (the passport is not in the log as claimed).
     """
     passport = envelope.get("passport", envelope)
     if not isinstance(passport, Mapping):
@@ -48,8 +48,24 @@ def verify_envelope(envelope: Mapping[str, Any], jwks: Mapping[str, Any], *,
     log = envelope.get("_log")
     if log is None:
         if require_log:
-            raise translog.ProofInvalid("the envelope carries no _log inclusion proof")
+            raise ProofInvalid("the envelope carries no _log inclusion proof")
         return OfflineResult(key, None, None)
+    head, index = verify_inclusion(envelope, jwks)
+    return OfflineResult(key, head, index)
+
+
+def verify_inclusion(envelope: Mapping[str, Any], jwks: Mapping[str, Any]
+                     ) -> tuple[Checkpoint, int]:
+    """That the envelope's passport bytes are the log entry its ``_log`` block names, under a
+    checkpoint signed by a published log key, whatever the passport's own signature says.
+    Returns the checkpoint and the entry's index.
+
+    Raises ``SignatureInvalid`` (no or a bad checkpoint signature) or ``ProofInvalid``.
+    """
+    passport = envelope.get("passport", envelope)
+    log = envelope.get("_log")
+    if not isinstance(passport, Mapping) or not isinstance(log, Mapping):
+        raise ProofInvalid("the envelope carries no _log inclusion proof")
     try:
         verifiers = log_verifiers(jwks)
         if not verifiers:
@@ -58,12 +74,12 @@ def verify_envelope(envelope: Mapping[str, Any], jwks: Mapping[str, Any], *,
         index, size = int(log["index"]), int(log["treeSize"])
         proof = [base64.b64decode(h, validate=True) for h in log["inclusionProof"]]
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-        raise translog.ProofInvalid(f"malformed _log block: {exc}") from exc
+        raise ProofInvalid(f"malformed _log block: {exc}", malformed=True) from exc
     if size != head.size:
-        raise translog.ProofInvalid("_log.treeSize differs from the checkpoint's size")
+        raise ProofInvalid("_log.treeSize differs from the checkpoint's size")
     leaf = translog.leaf_hash(canonical_bytes(passport))
     translog.verify_inclusion(index, size, leaf, proof, head.root)
-    return OfflineResult(key, head, index)
+    return head, index
 
 
 def _checkpoint(note: str, verifiers: list[NoteVerifier]) -> Checkpoint:

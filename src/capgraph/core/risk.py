@@ -17,7 +17,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DATA_CLASSES", "HIGH_SCOPES", "MODERATE_SCOPES", "derive_data_access_risk"]
+__all__ = [
+    "DATA_CLASSES",
+    "HIGH_SCOPES",
+    "MODERATE_SCOPES",
+    "RISK_POSTURES",
+    "derive_data_access_risk",
+]
+
+RISK_POSTURES = ("default", "production", "enterprise", "strict")
+"""The gates a resolve can ask for, loosest first (their rules: ``search/resolver.py``)."""
 
 DATA_CLASSES: dict[str, re.Pattern[str]] = {
     "images": re.compile(r"\b(images?|photos?|pictures?|screenshots?|scans?|scanned)\b"),

@@ -13,12 +13,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
-from capgraph.errors import CapgraphError
+from capgraph.errors import LogInconsistent, ProofInvalid
 
 __all__ = [
-    "LogInconsistent",
     "NodeReader",
-    "ProofInvalid",
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
@@ -35,20 +33,6 @@ NodeReader = Callable[[int, int], bytes]
 """Returns the stored hash of the complete node (level, index)."""
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
-
-
-class ProofInvalid(CapgraphError):
-    """A Merkle proof does not lead to the claimed root."""
-
-    code = "proof-invalid"
-    title = "Proof invalid"
-
-
-class LogInconsistent(CapgraphError):
-    """Two views of the log cannot both be true: history was rewritten."""
-
-    code = "log-inconsistent"
-    title = "Log inconsistent"
 
 
 def leaf_hash(data: bytes) -> bytes:

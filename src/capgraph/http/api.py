@@ -12,11 +12,20 @@ from starlette.concurrency import run_in_threadpool
 
 from capgraph.core import scoring
 from capgraph.core.manifest import parse_manifest_text
+from capgraph.core.risk import RISK_POSTURES
 from capgraph.core.taxonomy import ARTIFACT_TYPES
 from capgraph.errors import BadRequest
-from capgraph.http.deps import ApiKey, BaseUrl, RegistryDep, body_hint
-from capgraph.ports import StoredVersion
-from capgraph.service import Registry
+from capgraph.http.deps import ApiKey, BaseUrl, RegistryDep, api_secret, body_hint
+from capgraph.http.shapes import (
+    feedback_json,
+    publish_json,
+    resolution_json,
+    search_json,
+    validation_json,
+    verify_json,
+    version_json,
+)
+from capgraph.registry import Registry
 
 __all__ = ["router"]
 
@@ -47,18 +56,6 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
-def _version_json(stored: StoredVersion, base: str) -> dict[str, Any]:
-    return {
-        "version": stored.version,
-        "createdAt": stored.created_at,
-        "contentHash": stored.content_hash,
-        "source": stored.source_kind,
-        "score": stored.score,
-        "keyId": stored.key_id,
-        "url": f"{base}/api/v1/artifacts/{stored.slug}/versions/{stored.version}",
-    }
-
-
 async def _json_body(request: Request) -> Any:
     # The manifest parser turns every failure (not UTF-8, syntax, nesting too deep, integers
     # too long) into a ParseError with the position; bare json.loads let the last two become 500s.
@@ -67,7 +64,7 @@ async def _json_body(request: Request) -> Any:
 
 @router.get("/health", tags=["meta"])
 def health(registry: RegistryDep) -> dict[str, Any]:
-    return {"status": "ok", "artifacts": registry.store.count()}
+    return {"status": "ok", "artifacts": registry.count()}
 
 
 @router.get("/passport/{slug}", tags=["passports"], summary="The signed passport of an artifact")
@@ -90,7 +87,7 @@ def list_artifacts(
         raise BadRequest(f"type {type!r} is not one of {', '.join(ARTIFACT_TYPES)}")
     rows = registry.artifacts(artifact_type=type, limit=limit, offset=offset)
     return _json({
-        "total": registry.store.count(),
+        "total": registry.count(artifact_type=type),
         "artifacts": [
             {"slug": r.slug, "name": r.name, "type": r.artifact_type, "unfragileRank": r.score,
              "latestVersion": r.latest_version, "updatedAt": r.updated_at,
@@ -107,14 +104,14 @@ async def publish(request: Request, registry: RegistryDep, key: ApiKey, base: Ba
     result = await run_in_threadpool(registry.publish, await request.body(),
                                      hint=body_hint(request))
     location = f"{base}/api/v1/artifacts/{result.stored.slug}/versions/{result.stored.version}"
-    return _json(result.to_json(), 201 if result.created else 200, {"Location": location})
+    return _json(publish_json(result), 201 if result.created else 200, {"Location": location})
 
 
 @router.post("/import", tags=["artifacts"], summary="Import a passport (API key required)",
              openapi_extra=_JSON_BODY)
 async def import_passport(request: Request, registry: RegistryDep, key: ApiKey) -> Response:
     result = await run_in_threadpool(registry.import_passport, await _json_body(request))
-    return _json(result.to_json(), 201 if result.created else 200)
+    return _json(publish_json(result), 201 if result.created else 200)
 
 
 @router.get("/artifacts/{slug}", tags=["artifacts"], summary="An artifact and its history")
@@ -125,7 +122,7 @@ def get_artifact(slug: str, registry: RegistryDep, base: BaseUrl) -> Response:
         "slug": slug, "name": latest.name, "type": latest.artifact_type,
         "unfragileRank": latest.score, "latestVersion": latest.version,
         "passport": f"{base}/api/v1/passport/{slug}",
-        "versions": [_version_json(v, base) for v in history],
+        "versions": [version_json(v, base) for v in history],
     })
 
 
@@ -139,7 +136,7 @@ def score_breakdown(slug: str, registry: RegistryDep,
 @router.get("/artifacts/{slug}/versions", tags=["artifacts"], summary="Every stored version")
 def list_versions(slug: str, registry: RegistryDep, base: BaseUrl) -> Response:
     return _json({"slug": slug,
-                  "versions": [_version_json(v, base) for v in registry.versions(slug)]})
+                  "versions": [version_json(v, base) for v in registry.versions(slug)]})
 
 
 @router.get("/artifacts/{slug}/versions/{number}", tags=["artifacts"],
@@ -154,7 +151,7 @@ def get_version(slug: str, number: int, registry: RegistryDep, base: BaseUrl) ->
 async def validate(request: Request, registry: RegistryDep) -> Response:
     report = await run_in_threadpool(registry.validate, await request.body(),
                                      hint=body_hint(request))
-    return _json(report.to_json())
+    return _json(validation_json(report))
 
 
 @router.get("/trust-passport-public-key", tags=["trust"], summary="The JWK Set")
@@ -165,14 +162,14 @@ def public_keys(registry: RegistryDep) -> Response:
 @router.get("/verify", tags=["trust"], summary="Verify what the registry serves for a slug")
 def verify_slug(registry: RegistryDep, slug: str = Query(min_length=1, max_length=100)
                 ) -> JSONResponse:
-    return JSONResponse(registry.verify_slug(slug).to_json())
+    return JSONResponse(verify_json(registry.verify_slug(slug)))
 
 
 @router.post("/verify", tags=["trust"], summary="Verify a posted passport envelope",
              openapi_extra=_JSON_BODY)
 async def verify_document(request: Request, registry: RegistryDep) -> JSONResponse:
     report = await run_in_threadpool(registry.verify_document, await _json_body(request))
-    return JSONResponse(report.to_json())
+    return JSONResponse(verify_json(report))
 
 
 @router.get("/scoring", tags=["trust"], summary="The scoring formula and weight tables")
@@ -233,11 +230,10 @@ def search(
     q: str = Query(description="what you need, 2 to 500 characters"),
     limit: int = Query(default=5, ge=1, le=20),
     type: str | None = Query(default=None, description="one of the 19 artifact types"),
-    source: str | None = Query(default=None, description="who is asking (agent, web, cli)"),
 ) -> Response:
     if type is not None and type not in ARTIFACT_TYPES:
         raise BadRequest(f"type {type!r} is not one of {', '.join(ARTIFACT_TYPES)}")
-    return _json(registry.search(q, limit=limit, artifact_type=type).to_json())
+    return _json(search_json(registry.search(q, limit=limit, artifact_type=type)))
 
 
 @router.post("/resolve", tags=["search"], summary="Resolve an intent to the best capability",
@@ -247,7 +243,7 @@ def search(
                      "limit": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
                      "type": {"type": "string", "enum": list(ARTIFACT_TYPES)},
                      "risk": {"type": "string",
-                              "enum": ["default", "production", "enterprise", "strict"]},
+                              "enum": list(RISK_POSTURES)},
                      "capability": {"type": "string",
                                     "description": "a capability:// URI (prefix) or a phrase"},
                  }}}}}})
@@ -271,8 +267,8 @@ async def resolve(request: Request, registry: RegistryDep, base: BaseUrl) -> Res
     if capability is not None and not isinstance(capability, str):
         raise BadRequest("capability must be a string")
     result = await run_in_threadpool(registry.resolve, intent, limit=limit, artifact_type=kind,
-                                     risk=risk, capability=capability, base_url=base)
-    return _json(result)
+                                     risk=risk, capability=capability)
+    return _json(resolution_json(result, base))
 
 
 feedback_router = APIRouter(prefix="/api")
@@ -294,16 +290,13 @@ async def feedback(request: Request, registry: RegistryDep) -> Response:
     client, *same = await run_in_threadpool(client_of, request, registry)
     result = await run_in_threadpool(registry.feedback, payload, client=client,
                                      same_client=same)
-    return _json(result, 201 if result["counted"] else 202)
+    return _json(feedback_json(result), 201 if result.counted else 202)
 
 
 def client_of(request: Request, registry: Registry) -> tuple[str, ...]:
     """Who is reporting: the API key when one is valid, else a salted hash of the address
     (today's, then yesterday's while its salt is kept: ``Registry.client_ids``)."""
-    secret = request.headers.get("x-api-key")
-    auth = request.headers.get("authorization", "")
-    if not secret and auth.lower().startswith("bearer "):
-        secret = auth[7:].strip()
+    secret = api_secret(request.headers)
     if secret:
         return ("key:" + registry.authenticate(secret).key_id,)
     host = request.client.host if request.client else "unknown"

@@ -15,10 +15,10 @@ from capgraph.config import Settings
 from capgraph.errors import CapgraphError
 from capgraph.http.api import feedback_router, router
 from capgraph.http.asgi import BodyLimit, PassportFastPath
-from capgraph.http.problems import PROBLEM_TYPE, problem_body, problem_for
+from capgraph.http.problems import PROBLEM_TYPE, headers_for, problem_body, problem_for
 from capgraph.http.ratelimit import RateLimit
 from capgraph.http.web import web_router
-from capgraph.service import Registry
+from capgraph.registry import Registry
 
 __all__ = ["create_app"]
 
@@ -48,8 +48,7 @@ def create_app(registry: Registry, settings: Settings) -> Any:
     @app.exception_handler(CapgraphError)
     async def capgraph_error(request: Request, exc: CapgraphError) -> Response:
         status, body = problem_for(exc, instance=request.url.path)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return _problem(status, body, headers)
+        return _problem(status, body, headers_for(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from capgraph.errors import CapgraphError
-from capgraph.http.problems import PROBLEM_TYPE, problem_body
-from capgraph.service import Registry
+from capgraph.errors import CapgraphError, PayloadTooLarge
+from capgraph.http.problems import send_problem
+from capgraph.registry import Registry
 
 __all__ = ["BodyLimit", "PassportFastPath", "base_url_of"]
 
@@ -35,11 +35,9 @@ def base_url_of(scope: Scope) -> str:
     return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
 
 
-async def _send_bytes(send: Any, status: int, body: bytes, content_type: bytes,
-                      extra: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send_bytes(send: Any, status: int, body: bytes, content_type: bytes) -> None:
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status,
-                "headers": headers + (extra or [])})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -48,18 +46,9 @@ class BodyLimit:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def _too_large(self, send: Any, scope: Scope) -> None:
-        body = problem_body(
-            status=413, code="payload-too-large", title="Payload too large",
-            detail=f"the request body is larger than {self.max_bytes} bytes",
-            instance=scope.get("path"),
-        )
-        await _send_bytes(send, 413, body, PROBLEM_TYPE.encode(), [(b"connection", b"close")])
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
+    async def _read(self, scope: Scope, receive: Any) -> bytes | None:
+        """The whole body (None when the client went away); ``PayloadTooLarge`` past the
+        limit, declared or sent."""
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -67,23 +56,32 @@ class BodyLimit:
                 except ValueError:
                     declared = 0
                 if declared > self.max_bytes:
-                    await self._too_large(send, scope)
-                    return
+                    raise PayloadTooLarge(self.max_bytes)
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return
+                return None
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._too_large(send, scope)
-                return
+                raise PayloadTooLarge(self.max_bytes)
             chunks.append(chunk)
             if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+                return b"".join(chunks)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await self._read(scope, receive)
+        except CapgraphError as exc:
+            await send_problem(send, exc, instance=scope.get("path"))
+            return
+        if body is None:
+            return
         delivered = False
 
         async def replay() -> dict[str, Any]:

@@ -1,16 +1,29 @@
-"""Typed dependencies shared by the routes."""
+"""Typed dependencies shared by the routes, and the one reading of an API key from headers."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from capgraph.http.asgi import base_url_of
 from capgraph.ports import ApiKeyRecord
-from capgraph.service import Registry
+from capgraph.registry import Registry
 
-__all__ = ["ApiKey", "BaseUrl", "RegistryDep", "body_hint"]
+__all__ = ["ApiKey", "BaseUrl", "RegistryDep", "api_secret", "body_hint"]
+
+
+def api_secret(headers: Mapping[str, str]) -> str | None:
+    """The API key a request carries: ``X-API-Key``, else ``Authorization: Bearer``.
+    ``headers`` looks names up case-insensitively (Starlette's ``Headers``)."""
+    secret = (headers.get("x-api-key") or "").strip()
+    if secret:
+        return secret
+    auth = headers.get("authorization") or ""
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    return None
 
 
 def _registry(request: Request) -> Registry:
@@ -19,12 +32,7 @@ def _registry(request: Request) -> Registry:
 
 
 def _api_key(request: Request) -> ApiKeyRecord:
-    registry: Registry = request.app.state.registry
-    secret = request.headers.get("x-api-key")
-    auth = request.headers.get("authorization", "")
-    if not secret and auth.lower().startswith("bearer "):
-        secret = auth[7:].strip()
-    return registry.authenticate(secret)
+    return _registry(request).authenticate(api_secret(request.headers))
 
 
 def _base_url(request: Request) -> str:

@@ -6,24 +6,28 @@ import json
 import logging
 from typing import Any
 
-from capgraph.core.callback import TokenInvalid
 from capgraph.errors import (
     BadRequest,
     CapgraphError,
     Conflict,
+    EmbedderUnavailable,
     InvalidManifest,
     InvalidPassport,
+    LogInconsistent,
     NotFound,
     ParseError,
     PayloadTooLarge,
+    ProofInvalid,
     RateLimited,
     SignatureInvalid,
+    StorageError,
+    TokenInvalid,
     Unauthorized,
     UnknownKey,
 )
-from capgraph.storage.sqlite import StorageError
 
-__all__ = ["PROBLEM_TYPE", "problem_body", "problem_for", "status_for"]
+__all__ = ["PROBLEM_TYPE", "headers_for", "problem_body", "problem_for", "send_problem",
+           "status_for"]
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"
@@ -41,7 +45,10 @@ _STATUS: list[tuple[type[CapgraphError], int]] = [
     (TokenInvalid, 403),
     (RateLimited, 429),
     (UnknownKey, 422),
+    (ProofInvalid, 422),
+    (LogInconsistent, 409),
     (StorageError, 503),
+    (EmbedderUnavailable, 503),
 ]
 
 
@@ -82,7 +89,31 @@ def problem_for(error: CapgraphError, *, instance: str | None = None) -> tuple[i
         }
     elif isinstance(error, SignatureInvalid):
         extra = {"reasons": error.reasons}
+    elif isinstance(error, RateLimited):
+        extra = {"retry_after": error.retry_after}
     return status, problem_body(
         status=status, code=error.code, title=error.title, detail=error.message,
         instance=instance, **extra,
     )
+
+
+def headers_for(error: CapgraphError) -> dict[str, str]:
+    """Headers an error's answer carries besides its body."""
+    if isinstance(error, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(error, RateLimited):
+        return {"Retry-After": str(error.retry_after)}
+    if isinstance(error, PayloadTooLarge):  # the rest of the body is not read
+        return {"Connection": "close"}
+    return {}
+
+
+async def send_problem(send: Any, error: CapgraphError, *, instance: str | None) -> None:
+    """Answer an ASGI request with the problem document of ``error`` (for the layers in
+    front of the app, which raise errors like the routes do)."""
+    status, body = problem_for(error, instance=instance)
+    headers = [(b"content-type", PROBLEM_TYPE.encode()),
+               (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in headers_for(error).items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

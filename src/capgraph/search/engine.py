@@ -24,10 +24,10 @@ import math
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from capgraph.errors import BadRequest
-from capgraph.ports import Embedder, Store, StoredVersion
+from capgraph.ports import ArtifactCard, Embedder, IndexFeeds, StoredVersion, VersionStore
 from capgraph.search.cards import card_facts
 from capgraph.search.documents import normalize_intent, query_terms
 from capgraph.search.keyword import KeywordIndex
@@ -165,8 +165,12 @@ def check_query(text: str, *, field: str = "q") -> str:
     return text
 
 
+class EngineStore(VersionStore, IndexFeeds, Protocol):
+    """What the engine reads: versions and their cards, and the declared intents."""
+
+
 class SearchEngine:
-    def __init__(self, store: Store, *, keywords: KeywordIndex,
+    def __init__(self, store: EngineStore, *, keywords: KeywordIndex,
                  embedder: Embedder | None = None,
                  vectors: VectorIndex | None = None, learned: LearnedIndex | None = None,
                  ) -> None:
@@ -180,7 +184,7 @@ class SearchEngine:
         # thread-safe: request threads share these.
         self._body = functools.lru_cache(maxsize=BODY_CACHE)(self._parse_body)
         self._version = functools.lru_cache(maxsize=STORED_CACHE)(self._read_version)
-        self._latest: dict[str, tuple[int, int, str]] = {}
+        self._latest: dict[str, ArtifactCard] = {}
         self._latest_generation = -1
 
     def _read_version(self, slug: str, version: int) -> StoredVersion:
@@ -209,7 +213,7 @@ class SearchEngine:
         return {slug: Card(slug, version, score=score, card=card, load=self._body)
                 for slug, (version, score, card) in self._latest_cards(slugs).items()}
 
-    def _latest_cards(self, slugs: list[str]) -> dict[str, tuple[int, int, str]]:
+    def _latest_cards(self, slugs: list[str]) -> dict[str, ArtifactCard]:
         """(latest version, score, card) per slug, remembered until any process writes (the
         store's generation moves) or ``LATEST_REMEMBERED`` are held (cards are ~1.3 KB):
         between writes a query reads none of them again."""

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import tantivy
 
-from capgraph.ports import Store
+from capgraph.ports import IndexFeeds
 
 __all__ = ["FIELD_WEIGHTS", "KeywordIndex", "weighted_text"]
 
@@ -65,7 +65,7 @@ def _schema() -> tantivy.Schema:
 
 
 class KeywordIndex:
-    def __init__(self, store: Store, *, path: Path | None = None) -> None:
+    def __init__(self, store: IndexFeeds, *, path: Path | None = None) -> None:
         self.store = store
         self.path = path
         self._schema = _schema()

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from capgraph.ports import Store
+from capgraph.ports import FeedbackChange, IndexFeeds
 from capgraph.search.replay import GrowableRows, LogFollower
 
 __all__ = ["LEARN_WEIGHT", "SIMILARITY", "LearnedIndex"]
@@ -27,7 +27,7 @@ SIMILARITY = 0.8
 
 
 class LearnedIndex:
-    def __init__(self, store: Store, *, dim: int) -> None:
+    def __init__(self, store: IndexFeeds, *, dim: int) -> None:
         self.store = store
         self.dim = dim
         self._vectors = GrowableRows(dim, np.float32, minimum=256)
@@ -40,10 +40,10 @@ class LearnedIndex:
         """Learn from every counted report made since the last sync."""
         self._log.sync()
 
-    def _fetch(self, since: int, limit: int) -> list[tuple[int, str, str, bytes | None, str]]:
+    def _fetch(self, since: int, limit: int) -> list[FeedbackChange]:
         return self.store.feedback_changes(since, limit=limit)
 
-    def _apply(self, rows: Sequence[tuple[int, str, str, bytes | None, str]]) -> None:
+    def _apply(self, rows: Sequence[FeedbackChange]) -> None:
         for _, slug, cap_id, vec, outcome in rows:
             if vec is None:
                 continue

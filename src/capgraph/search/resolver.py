@@ -22,15 +22,21 @@ from capgraph import __version__
 from capgraph.core.callback import issue_token
 from capgraph.core.compose import iso_ms
 from capgraph.core.invocation import invocation_for
+from capgraph.core.risk import RISK_POSTURES
 from capgraph.errors import BadRequest
-from capgraph.ports import Store
 from capgraph.search.calibration import Calibrator
 from capgraph.search.engine import Candidate, Card, SearchEngine, check_query
 from capgraph.search.explain import coverage, vs_alternative, why_this_matches
+from capgraph.search.results import (
+    Alternative,
+    Answer,
+    Resolution,
+    ResolvedArtifact,
+    ResolvedCapability,
+)
 
-__all__ = ["RISK_POSTURES", "Resolver"]
+__all__ = ["Resolver", "passes"]
 
-RISK_POSTURES = ("default", "production", "enterprise", "strict")
 TOKEN_TTL_SECONDS = 7 * 24 * 3600
 RESOLVER_VERSION = f"capgraph-resolver/{__version__}"
 
@@ -76,9 +82,8 @@ class _Pick:
 
 
 class Resolver:
-    def __init__(self, *, store: Store, engine: SearchEngine, secret: Callable[[], bytes],
+    def __init__(self, *, engine: SearchEngine, secret: Callable[[], bytes],
                  now: Callable[[], datetime], calibrator: Calibrator | None = None) -> None:
-        self.store = store
         self.engine = engine
         self._secret = secret
         self._now = now
@@ -149,9 +154,8 @@ class Resolver:
         return execution if isinstance(execution, dict) else None
 
     def resolve(self, intent: str, *, limit: int = 3, artifact_type: str | None = None,
-                risk: str = "default", capability: str | None = None,
-                base_url: str) -> dict[str, Any]:
-        """The resolve response of PROTOCOL.md A.5 (see module docstring for postures)."""
+                risk: str = "default", capability: str | None = None) -> Resolution:
+        """The resolve answer of PROTOCOL.md A.5 (see module docstring for postures)."""
         intent = check_query(intent, field="intent")
         if not 1 <= limit <= 10:
             raise BadRequest("limit must be between 1 and 10")
@@ -164,76 +168,64 @@ class Resolver:
         resolve_id = "r_" + secrets.token_urlsafe(16)
         now = self._now()
         confidence = self.calibrator.confidence(self.features(intent, picks)) if picks else 0.0
-        resolved = []
+        head = functools.partial(Resolution, intent=intent, risk=risk, resolve_id=resolve_id,
+                                 resolved_at=iso_ms(now), resolver_version=RESOLVER_VERSION)
         # A capability named by its exact URI is the answer whatever the intent's wording.
         exact = bool(picks) and picks[0].uri == capability
-        confident = bool(picks) and (exact or confidence >= self.calibrator.threshold)
-        if confident:
-            conf = confidence
-            for i, pick in enumerate(picks[:limit]):
-                if i:  # judged against the top answer, never above the one ranked before it
-                    conf = min(conf, self.calibrator.confidence(
-                        self.features(intent, [pick, picks[0]])))
-                resolved.append(self._answer(intent, pick, picks, i, conf, resolve_id, now,
-                                             base_url))
-        out: dict[str, Any] = {
-            "intent": intent,
-            "resolved": resolved,
-            "resolvedAt": iso_ms(now),
-            "resolveId": resolve_id,
-            "resolverVersion": RESOLVER_VERSION,
-            "risk": risk,
-        }
-        if not confident:
-            out["message"] = "no confident match"
-            out["matchConfidence"] = round(confidence, 4)
-            out["alternatives"] = [self._alternative(p, picks[0] if picks else None)
-                                   for p in picks[:5]]
-        return out
+        if not (picks and (exact or confidence >= self.calibrator.threshold)):
+            return head(match_confidence=round(confidence, 4),
+                        alternatives=[self._alternative(p, picks[0] if picks else None)
+                                      for p in picks[:5]])
+        resolved = []
+        conf = confidence
+        for i, pick in enumerate(picks[:limit]):
+            if i:  # judged against the top answer, never above the one ranked before it
+                conf = min(conf, self.calibrator.confidence(
+                    self.features(intent, [pick, picks[0]])))
+            resolved.append(self._answer(intent, pick, picks, i, conf, resolve_id, now))
+        return head(resolved=resolved, match_confidence=round(confidence, 4))
 
     @staticmethod
-    def _alternative(pick: _Pick, top: _Pick | None) -> dict[str, Any]:
+    def _alternative(pick: _Pick, top: _Pick | None) -> Alternative:
         card = pick.cand.card
         why = f"offers '{pick.name}' (match {pick.score:.2f}"
         if top is not None and top is not pick:
             why += f" vs {top.score:.2f}"
         why += f"; UnfragileRank {card.score})"
-        return {"slug": card.slug, "name": card.name, "capability": pick.uri,
-                "why_alternative": why}
+        return Alternative(slug=card.slug, name=card.name, capability=pick.uri, why=why)
 
     def _answer(self, intent: str, pick: _Pick, picks: list[_Pick], i: int, conf: float,
-                resolve_id: str, now: datetime, base_url: str) -> dict[str, Any]:
+                resolve_id: str, now: datetime) -> Answer:
         card = pick.cand.card
         stored = self.engine.stored(card.slug, card.version)
-        assert stored is not None
+        if stored is None:  # versions are never deleted: the card names a stored one
+            raise LookupError(f"{card.slug} version {card.version} is not stored")
         passport = json.loads(stored.passport)
         runner_up = picks[i + 1] if i + 1 < len(picks) else None
-        expires = int(now.timestamp()) + TOKEN_TTL_SECONDS
-        return {
-            "artifact": {"name": card.name, "slug": card.slug, "type": card.type,
-                         "url": card.url},
-            "capability": {
-                "id": pick.cap["id"], "uri": pick.cap["uri"], "name": pick.cap["name"],
-                "intent": intent, "description": pick.cap["description"],
-                "whyThisMatches": why_this_matches(intent, pick.cap),
-                "vsAlternatives": vs_alternative(
+        cap = pick.cap
+        return Answer(
+            artifact=ResolvedArtifact(name=card.name, slug=card.slug, type=card.type,
+                                      url=card.url),
+            capability=ResolvedCapability(
+                id=cap["id"], uri=cap["uri"], name=cap["name"], intent=intent,
+                description=cap["description"],
+                why_this_matches=why_this_matches(intent, cap),
+                vs_alternatives=vs_alternative(
                     card.name, pick.score, card.score,
                     runner_up.cand.card.name if runner_up else None,
                     runner_up.score if runner_up else 0.0,
                     runner_up.cand.card.score if runner_up else 0),
-                "bestFor": pick.cap["best_for"], "limitations": pick.cap["limitations"],
-            },
-            "invocation": invocation_for(
+                best_for=cap["best_for"], limitations=cap["limitations"],
+            ),
+            invocation=invocation_for(
                 slug=card.slug, artifact_type=card.type, url=card.url,
-                execution=self._execution(card.slug, card.version),
-                requires=pick.cap["requires"]).to_json(),
+                execution=self._execution(card.slug, card.version), requires=cap["requires"]),
             # The signed passport object as stored: any member added here would be covered by
             # no signature and break verification (``verified`` is in its body's trust).
-            "trust": passport,
-            "alternatives": [self._alternative(p, pick) for p in picks[i + 1:i + 4]],
-            "matchConfidence": round(conf, 4),
-            "lastVerified": passport.get("signedAt"),
-            "feedbackUrl": f"{base_url.rstrip('/')}/api/feedback",
-            "callbackToken": issue_token(self._secret(), resolve_id=resolve_id,
-                                         slug=card.slug, expires=expires),
-        }
+            trust=passport,
+            alternatives=[self._alternative(p, pick) for p in picks[i + 1:i + 4]],
+            match_confidence=round(conf, 4),
+            last_verified=passport.get("signedAt"),
+            callback_token=issue_token(self._secret(), resolve_id=resolve_id, slug=card.slug,
+                                       expires=int(now.timestamp()) + TOKEN_TTL_SECONDS),
+        )

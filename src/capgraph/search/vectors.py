@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from capgraph.ports import Store
+from capgraph.ports import IndexFeeds, VectorChange
 from capgraph.search import hnsw
 from capgraph.search.labels import LabelTable
 from capgraph.search.replay import GrowableRows, LogFollower
@@ -45,7 +45,7 @@ SLACK = 8  # exact-path candidates beyond k, so ties at the cut are all rescored
 OVERFETCH = 2_000  # dead or other-type tail rows skipped by over-fetching, not copying
 CHUNK = 65_536  # vectors read at a time by items()
 
-VectorRow = tuple[int, str, str, str, bytes | None]
+VectorRow = VectorChange
 
 
 def _dots(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
@@ -58,7 +58,7 @@ def _dots(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
 
 
 class VectorIndex:
-    def __init__(self, store: Store, *, dim: int, snapshot: Path | None = None,
+    def __init__(self, store: IndexFeeds, *, dim: int, snapshot: Path | None = None,
                  ann_threshold: int = ANN_THRESHOLD) -> None:
         self.store = store
         self.dim = dim

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 
 from capgraph.http.web.similarity import Candidate, tokens
-from capgraph.service import Registry
+from capgraph.registry import Registry
 
 __all__ = ["Catalog", "Profile"]
 
@@ -57,7 +57,7 @@ class Catalog:
         self._by_slug: dict[str, Profile] = {}
 
     def profiles(self) -> list[Profile]:
-        generation = self._registry.store.generation()
+        generation = self._registry.generation()
         if generation != self._generation:
             with self._lock:
                 if generation != self._generation:
@@ -74,10 +74,7 @@ class Catalog:
         while True:
             rows = self._registry.artifacts(limit=_PAGE, offset=offset)
             for row in rows:
-                stored = self._registry.store.latest(row.slug)
-                if stored is None:
-                    continue
-                body = json.loads(stored.passport)["unfragile"]
+                body = json.loads(self._registry.passport(row.slug).passport)["unfragile"]
                 caps = body["capabilities"]
                 profiles.append(Profile(
                     slug=row.slug, name=body["artifact"]["name"], type=body["artifact"]["type"],

@@ -6,24 +6,20 @@ person and an agent always see the same facts.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from capgraph.core import translog
-from capgraph.core.canonical import canonical_bytes
-from capgraph.core.checkpoint import parse_checkpoint
-from capgraph.core.offline import log_verifiers, verify_envelope
+from capgraph.core.offline import verify_envelope, verify_inclusion
 from capgraph.core.taxonomy import ARTIFACT_TYPES
-from capgraph.errors import CapgraphError, SignatureInvalid
+from capgraph.errors import CapgraphError, ProofInvalid, SignatureInvalid
 from capgraph.http.web.catalog import Catalog, Profile
 from capgraph.http.web.chart import ScoreChart, score_chart
 from capgraph.http.web.history import VersionEntry, history
 from capgraph.http.web.similarity import closest
+from capgraph.registry import Registry
 from capgraph.search.results import SearchResult
-from capgraph.service import Registry
 
 __all__ = [
     "SLUG_PATTERN",
@@ -130,7 +126,7 @@ def home_view(site: Site, *, q: str, type_filter: str) -> HomeView:
         description="Search an open registry of AI capabilities with signed trust passports.",
     )
     base = HomeView(page=page, query=q, type_filter=type_filter, types=ARTIFACT_TYPES,
-                    total=site.registry.store.count(), message=message)
+                    total=site.registry.count(), message=message)
     if not q:
         listing = [p for p in site.catalog.profiles() if not type_filter or p.type == type_filter]
         return replace(base, listing=listing)
@@ -203,22 +199,15 @@ class ArtifactView:
 
 def _inclusion_only(envelope: dict[str, Any], jwks: dict[str, Any]) -> str:
     """When the signature fails, say whether the log still holds these exact bytes."""
-    log = envelope["_log"]
-    for verifier in log_verifiers(jwks):
-        try:
-            head = parse_checkpoint(str(log["checkpoint"]), verifier)
-            break
-        except SignatureInvalid:
-            continue
-    else:
-        return "the checkpoint is not signed by a published log key"
-    leaf = translog.leaf_hash(canonical_bytes(envelope["passport"]))
-    proof = [base64.b64decode(h) for h in log["inclusionProof"]]
     try:
-        translog.verify_inclusion(int(log["index"]), int(log["treeSize"]), leaf, proof, head.root)
-    except translog.ProofInvalid:
-        return (f"the served passport is not the entry the log holds at index {log['index']}: "
-                "it was changed after it was logged")
+        verify_inclusion(envelope, jwks)
+    except SignatureInvalid:
+        return "the checkpoint is not signed by a published log key"
+    except ProofInvalid as exc:
+        if exc.extra.get("malformed"):
+            return exc.message
+        return (f"the served passport is not the entry the log holds at index "
+                f"{envelope['_log'].get('index')}: it was changed after it was logged")
     return "the log holds these exact bytes, but their signature does not verify"
 
 

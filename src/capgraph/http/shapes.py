@@ -1,0 +1,135 @@
+"""The API's JSON: every typed result of the registry, shaped for the wire in one place.
+The CLI's ``--json`` prints the same shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from capgraph.errors import Finding
+from capgraph.ports import StoredVersion
+from capgraph.registry import FeedbackResult, PublishResult, ValidationReport, VerifyReport
+from capgraph.search.results import (
+    Alternative,
+    Answer,
+    ArtifactMatch,
+    CapabilityMatch,
+    Resolution,
+    SearchResult,
+)
+
+__all__ = [
+    "feedback_json",
+    "publish_json",
+    "resolution_json",
+    "search_json",
+    "validation_json",
+    "verify_json",
+    "version_json",
+]
+
+
+def _findings(findings: list[Finding]) -> list[dict[str, str]]:
+    return [f.to_json() for f in findings]
+
+
+def validation_json(report: ValidationReport) -> dict[str, Any]:
+    return {"valid": report.valid, "errors": _findings(report.errors),
+            "warnings": _findings(report.warnings)}
+
+
+def publish_json(result: PublishResult) -> dict[str, Any]:
+    return {
+        "slug": result.stored.slug,
+        "version": result.stored.version,
+        "created": result.created,
+        "score": result.stored.score,
+        "contentHash": result.stored.content_hash,
+        "warnings": _findings(result.warnings),
+    }
+
+
+def verify_json(report: VerifyReport) -> dict[str, Any]:
+    return {"valid": report.valid, "slug": report.slug, "version": report.version,
+            "keyId": report.key_id, "signedAt": report.signed_at, "reasons": report.reasons}
+
+
+def version_json(stored: StoredVersion, base: str) -> dict[str, Any]:
+    return {
+        "version": stored.version,
+        "createdAt": stored.created_at,
+        "contentHash": stored.content_hash,
+        "source": stored.source_kind,
+        "score": stored.score,
+        "keyId": stored.key_id,
+        "url": f"{base}/api/v1/artifacts/{stored.slug}/versions/{stored.version}",
+    }
+
+
+def feedback_json(result: FeedbackResult) -> dict[str, Any]:
+    return {"accepted": True, "counted": result.counted, "slug": result.slug,
+            "capability": result.capability, "outcome": result.outcome,
+            "passportVersion": result.passport_version}
+
+
+def _capability_match(c: CapabilityMatch) -> dict[str, Any]:
+    return {"id": c.id, "uri": c.uri, "name": c.name, "matchScore": round(c.match_score, 4)}
+
+
+def _artifact_match(m: ArtifactMatch) -> dict[str, Any]:
+    return {
+        "artifact": {"slug": m.slug, "name": m.name, "type": m.type,
+                     "unfragileRank": m.unfragile_rank, "verified": m.verified,
+                     "description": m.description},
+        "matchScore": round(m.match_score, 4),
+        "capabilities": [_capability_match(c) for c in m.capabilities],
+        "matchRecordId": m.match_record_id,
+    }
+
+
+def search_json(result: SearchResult) -> dict[str, Any]:
+    return {"query": result.query, "intent": result.intent,
+            "matches": [_artifact_match(m) for m in result.matches]}
+
+
+def _alternative(alt: Alternative) -> dict[str, Any]:
+    return {"slug": alt.slug, "name": alt.name, "capability": alt.capability,
+            "why_alternative": alt.why}
+
+
+def _answer(a: Answer, feedback_url: str) -> dict[str, Any]:
+    c = a.capability
+    return {
+        "artifact": {"name": a.artifact.name, "slug": a.artifact.slug, "type": a.artifact.type,
+                     "url": a.artifact.url},
+        "capability": {
+            "id": c.id, "uri": c.uri, "name": c.name, "intent": c.intent,
+            "description": c.description, "whyThisMatches": c.why_this_matches,
+            "vsAlternatives": c.vs_alternatives, "bestFor": c.best_for,
+            "limitations": c.limitations,
+        },
+        "invocation": a.invocation.to_json(),
+        "trust": a.trust,
+        "alternatives": [_alternative(alt) for alt in a.alternatives],
+        "matchConfidence": a.match_confidence,
+        "lastVerified": a.last_verified,
+        "feedbackUrl": feedback_url,
+        "callbackToken": a.callback_token,
+    }
+
+
+def resolution_json(result: Resolution, base_url: str) -> dict[str, Any]:
+    """The resolve response of PROTOCOL.md A.5; answers link to ``{base_url}/api/feedback``."""
+    feedback_url = f"{base_url.rstrip('/')}/api/feedback"
+    out: dict[str, Any] = {
+        "intent": result.intent,
+        "resolved": [_answer(a, feedback_url) for a in result.resolved],
+        "resolvedAt": result.resolved_at,
+        "resolveId": result.resolve_id,
+        "resolverVersion": result.resolver_version,
+        "risk": result.risk,
+    }
+    if not result.confident:
+        out["message"] = "no confident match"
+        out["matchConfidence"] = result.match_confidence
+        out["alternatives"] = [_alternative(alt) for alt in result.alternatives]
+    return out

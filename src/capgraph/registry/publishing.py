@@ -1,0 +1,207 @@
+"""Publishing: validate a manifest, import a passport, and sign new versions of either."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from capgraph.core.canonical import canonical_bytes
+from capgraph.core.compose import compose_body, iso_ms, rescore
+from capgraph.core.feedback import aggregate
+from capgraph.core.manifest import Manifest, parse_manifest_text
+from capgraph.core.outcomes import apply_outcomes
+from capgraph.core.passport import Passport, PassportBody
+from capgraph.core.validation import validate_manifest
+from capgraph.errors import Finding, InvalidManifest, InvalidPassport
+from capgraph.ports import KeyRing, Store, StoredVersion, WriteTransaction
+from capgraph.registry.indexing import Indexer, Vectors
+from capgraph.registry.versions import NewVersion, append_version
+from capgraph.search.cards import card_json
+from capgraph.search.documents import documents_for
+
+__all__ = ["PublishResult", "Publishing", "ValidationReport"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    findings: list[Finding]
+
+    @property
+    def valid(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    stored: StoredVersion
+    created: bool
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+
+def content_hash(data: Any) -> str:
+    return "sha256:" + hashlib.sha256(canonical_bytes(data)).hexdigest()
+
+
+class Publishing:
+    """Turns manifests and imported passports into signed, logged, indexed versions."""
+
+    def __init__(self, *, store: Store, keys: KeyRing, indexer: Indexer, registry_name: str,
+                 public_url: str, now: Callable[[], datetime],
+                 after_write: Callable[[str], None]) -> None:
+        self._store = store
+        self._keys = keys
+        self._indexer = indexer
+        self._registry_name = registry_name
+        self._public_url = public_url
+        self._now = now
+        self._after_write = after_write
+
+    def validate(self, text: str | bytes, *, hint: str | None = None) -> ValidationReport:
+        """Parse and validate manifest text. Malformed input raises ``ParseError``."""
+        _, findings = validate_manifest(parse_manifest_text(text, hint=hint))
+        return ValidationReport(findings)
+
+    def publish(self, text: str | bytes, *, hint: str | None = None) -> PublishResult:
+        """Validate a manifest and store it as a new signed passport version.
+
+        Publishing content identical to the latest version stores nothing and returns it.
+        Raises ``ParseError`` or ``InvalidManifest``; nothing is written on any error.
+        """
+        manifest, findings = validate_manifest(parse_manifest_text(text, hint=hint))
+        if manifest is None:
+            raise InvalidManifest(findings)
+        return self._publish_manifest(manifest, findings)
+
+    def _publish_manifest(self, manifest: Manifest, findings: list[Finding]) -> PublishResult:
+        slug = manifest.artifact.slug
+        digest = content_hash(manifest.raw)
+        integrations = [s for s in manifest.artifact.integrations if s != slug]
+        references_out = len(self._store.existing(integrations))
+        references_in = self._store.references_to(slug)
+        summary = manifest.artifact.description
+        current = self._store.latest(slug)
+        if current is not None and current.content_hash == digest:
+            return PublishResult(current, False, findings)
+        # Embed outside the write transaction (tens of milliseconds): the texts do not depend
+        # on what the transaction reads, only their capability ids might.
+        draft = compose_body(manifest, now=self._now(), public_url=self._public_url,
+                             numbers=current.capability_numbers if current else None)
+        vectors = self._indexer.embed(documents_for(draft.body.to_json(), summary=summary))
+
+        def build(tx: WriteTransaction, latest: StoredVersion | None, number: int
+                  ) -> NewVersion | None:
+            if latest is not None and latest.content_hash == digest:
+                return None
+            now = self._now()
+            composed = compose_body(
+                manifest, now=now, public_url=self._public_url,
+                numbers=latest.capability_numbers if latest else None,
+                references_in=references_in, references_out=references_out,
+            )
+            body = composed.body.to_json()
+            evidence = aggregate(tx.counted_feedback(slug))
+            if evidence.reports:
+                body = apply_outcomes(body, evidence)
+            return self.sign(
+                body=body, number=number, now=now, content_hash=digest,
+                source_kind="manifest", source=canonical_bytes(manifest.raw).decode(),
+                provenance=composed.provenance, numbers=composed.capability_numbers,
+                integrations=integrations, summary=summary, vectors=vectors,
+            )
+
+        return self._append(slug, build, findings)
+
+    def import_passport(self, document: Mapping[str, Any], *, summary: str | None = None
+                        ) -> PublishResult:
+        """Store a passport from another registry (an envelope or a bare ``passport`` object).
+
+        Its components are kept and its score recomputed from them (PROTOCOL.md B.5); it is
+        re-signed by this registry. ``summary``, when given, is the artifact's description for
+        the search index (passport bodies carry none). Raises ``InvalidPassport`` for anything
+        off the format.
+        """
+        if not isinstance(document, Mapping):
+            raise InvalidPassport("expected a JSON object")
+        inner = document.get("passport", document)
+        if not isinstance(inner, Mapping) or "unfragile" not in inner:
+            raise InvalidPassport("expected {'passport': {'unfragile': ...}} or a passport object")
+        body = rescore(PassportBody.from_json(inner["unfragile"]).to_json())
+        body = PassportBody.from_json(body).to_json()
+        slug = body["artifact"]["slug"]
+        digest = content_hash(body)
+        provenance = {
+            "source": f"imported: signed by {inner.get('signedBy', 'unknown')} "
+            f"at {inner.get('signedAt', 'unknown')}",
+            "trust.score": "derived",
+        }
+        current = self._store.latest(slug)
+        if current is not None and current.content_hash == digest:
+            return PublishResult(current, False, [])
+        vectors = self._indexer.embed(documents_for(body, summary=summary))
+
+        def build(tx: WriteTransaction, latest: StoredVersion | None, number: int
+                  ) -> NewVersion | None:
+            if latest is not None and latest.content_hash == digest:
+                return None
+            return self.sign(
+                body=body, number=number, now=self._now(), content_hash=digest,
+                source_kind="import", source=canonical_bytes(body).decode(),
+                provenance=provenance, numbers={}, integrations=[], summary=summary,
+                vectors=vectors,
+            )
+
+        return self._append(slug, build, [])
+
+    def _append(self, slug: str, build: Any, findings: list[Finding]) -> PublishResult:
+        stored, created = append_version(self._store, slug, build)
+        if created:
+            log.info("stored %s version %d", slug, stored.version)
+            self._after_write(slug)
+        return PublishResult(stored, created, findings)
+
+    def sign(
+        self, *, body: dict[str, Any], number: int, now: datetime, content_hash: str,
+        source_kind: str, source: str, provenance: dict[str, str], numbers: dict[str, int],
+        integrations: list[str], summary: str | None = None, vectors: Vectors | None = None,
+        keep_vectors: bool = False,
+    ) -> NewVersion:
+        """A signed version of ``body`` with everything stored beside it. ``keep_vectors``:
+        the capability texts did not change, so the artifact's vectors stay as they are."""
+        key = self._keys.signing_key(now)
+        # A rotation (``capgraph keys rotate``, another process) can land between the caller's
+        # clock read and the key-ring read; signing at that earlier ``now`` would date the
+        # passport before its key's window and it would never verify. Read the clock again.
+        now = max(now, self._now())
+        unsigned = Passport(
+            unfragile=body, signature="", signed_at=iso_ms(now), signed_by=self._registry_name,
+            version=number, key_id=key.kid, provenance=provenance,
+        )
+        signed = Passport(**{**unsigned.__dict__, "signature": key.sign(unsigned.to_json())})
+        docs = documents_for(body, summary=summary)
+        return NewVersion(
+            name=body["artifact"]["name"], artifact_type=body["artifact"]["type"],
+            score=body["trust"]["score"], content_hash=content_hash, source_kind=source_kind,
+            source=source, passport=signed.to_bytes(), key_id=key.kid, created_at=iso_ms(now),
+            log_leaf=canonical_bytes(signed.to_json()), capability_numbers=numbers,
+            integrations=integrations, search_docs=docs,
+            vectors=None if keep_vectors else self._indexer.vectors_for(docs, vectors),
+            card=card_json(body),
+        )

@@ -1,0 +1,116 @@
+"""The transparency log: how an entry is appended (the same for every store), its signed
+checkpoints, and the proofs a reader or an auditor asks for."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from capgraph.core import translog
+from capgraph.core.checkpoint import Checkpoint, NoteVerifier, sign_checkpoint
+from capgraph.core.signing import SigningKey
+from capgraph.errors import BadRequest
+from capgraph.ports import KeyRing, LogNode, LogStore, StoredVersion, WriteTransaction
+
+__all__ = ["TransparencyLog", "append_leaf"]
+
+MAX_ENTRIES = 1000  # per request of ``entries``
+
+
+def append_leaf(tx: WriteTransaction, data: bytes) -> int:
+    """Append ``data`` as the next leaf, with the complete subtrees it closes, inside ``tx``;
+    return its index. Write transactions are serialised, so the index never collides."""
+    size = tx.log_size()
+    nodes = translog.new_nodes(size, translog.leaf_hash(data), tx.log_node)
+    tx.put_log_leaf(size, data, [LogNode(*n) for n in nodes])
+    return size
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class TransparencyLog:
+    """Checkpoints (C2SP tlog-checkpoint) and RFC 9162 proofs over the stored log."""
+
+    def __init__(self, *, store: LogStore, keys: KeyRing, origin: str,
+                 now: Callable[[], datetime]) -> None:
+        self._store = store
+        self._keys = keys
+        self._default_origin = origin
+        self._now = now
+        self._identity: tuple[SigningKey, str] | None = None
+        self._checkpoints: dict[int, tuple[Checkpoint, str]] = {}
+
+    def _log_identity(self) -> tuple[SigningKey, str]:
+        if self._identity is None:
+            self._identity = self._keys.log_key(self._now(), self._default_origin)
+        return self._identity
+
+    @property
+    def origin(self) -> str:
+        return self._log_identity()[1]
+
+    @property
+    def signing_key(self) -> SigningKey:
+        return self._log_identity()[0]
+
+    def verifier(self) -> NoteVerifier:
+        """The signed-note verifier key of the log's checkpoints."""
+        key, origin = self._log_identity()
+        return NoteVerifier(origin, key.public.raw)
+
+    def checkpoint(self) -> tuple[Checkpoint, str]:
+        """The current tree head and its signed note."""
+        size = self._store.log_size()
+        cached = self._checkpoints.get(size)
+        if cached is not None:
+            return cached
+        key, origin = self._log_identity()
+        head = Checkpoint(origin, size, translog.tree_hash(self._store.log_node, size))
+        note = sign_checkpoint(head, key, name=origin)
+        if len(self._checkpoints) > 1024:
+            self._checkpoints.clear()
+        self._checkpoints[size] = (head, note)
+        return head, note
+
+    def proof_for(self, stored: StoredVersion) -> dict[str, Any]:
+        """The ``_log`` block of an envelope: where the version sits in the log, and proof."""
+        head, note = self.checkpoint()
+        proof = translog.inclusion_proof(self._store.log_node, stored.log_index, head.size)
+        leaf = self._store.log_entries(stored.log_index, stored.log_index + 1)[0]
+        return {
+            "index": stored.log_index,
+            "treeSize": head.size,
+            "leafHash": _b64(translog.leaf_hash(leaf)),
+            "inclusionProof": [_b64(h) for h in proof],
+            "checkpoint": note,
+        }
+
+    def _check_range(self, low: int, high: int, what: str) -> None:
+        size = self._store.log_size()
+        if not 0 <= low < high <= size:
+            raise BadRequest(f"{what} must satisfy 0 <= start < end <= tree size ({size})")
+
+    def inclusion(self, index: int, size: int) -> dict[str, Any]:
+        """``{index, treeSize, leafHash, hashes}`` for entry ``index`` in the tree of ``size``."""
+        self._check_range(index, size, "index and size")
+        leaf = self._store.log_entries(index, index + 1)[0]
+        proof = translog.inclusion_proof(self._store.log_node, index, size)
+        return {"index": index, "treeSize": size, "leafHash": _b64(translog.leaf_hash(leaf)),
+                "hashes": [_b64(h) for h in proof]}
+
+    def consistency(self, old_size: int, size: int) -> dict[str, Any]:
+        """``{from, treeSize, hashes}`` proving the tree of ``old_size`` is a prefix."""
+        self._check_range(old_size - 1, size, "from and size")
+        proof = translog.consistency_proof(self._store.log_node, old_size, size)
+        return {"from": old_size, "treeSize": size, "hashes": [_b64(h) for h in proof]}
+
+    def entries(self, start: int, end: int) -> list[bytes]:
+        """Leaf data of entries [start, end), at most ``MAX_ENTRIES`` at a time."""
+        self._check_range(start, end, "start and end")
+        if end - start > MAX_ENTRIES:
+            raise BadRequest(f"at most {MAX_ENTRIES} entries per request")
+        return self._store.log_entries(start, end)
