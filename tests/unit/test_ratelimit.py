@@ -17,7 +17,7 @@ import pytest
 from capgraph.config import Settings
 from capgraph.http.app import create_app
 from capgraph.http.ratelimit import IDLE_SECONDS, RateLimit
-from capgraph.service import Registry
+from capgraph.registry import Registry
 from capgraph.storage.memory import MemoryStore
 from tests.unit.feedback_kit import make_registry, resolve_entry, tool_manifest
 
