@@ -6,7 +6,7 @@ PY := .venv/bin/python
 DATA_DIR ?= $(or $(CAPGRAPH_DATA_DIR),$(HOME)/.local/share/capgraph)
 SEEDS := $(wildcard ../shared/seeds/*.passport.json)
 
-.PHONY: help setup serve test check lint typecheck ci bench clean
+.PHONY: help setup serve test check lint typecheck imports ci bench clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,10 @@ lint: setup ## ruff
 typecheck: setup ## mypy --strict on src/
 	.venv/bin/mypy
 
-check: lint typecheck ## Lint and type-check
+imports: setup ## The import rule (import-linter contracts in pyproject.toml)
+	.venv/bin/lint-imports
+
+check: lint typecheck imports ## Lint, type-check and check the import rule
 
 ci: check test ## What .ci/run runs
 

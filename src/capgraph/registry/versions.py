@@ -81,7 +81,8 @@ def append_version(store: Store, slug: str, build: VersionBuilder) -> tuple[Stor
 def fill_missing_cards(store: Store) -> int:
     """Give every artifact whose latest version has no card one, from its passport (stores
     written before cards were kept), a page at a time. A passport that cannot be read keeps
-    no card: readers then use the passport itself. Returns how many were filled."""
+    no card: readers then use the passport itself. Returns how many cards it offered (a
+    version published meanwhile keeps its own card)."""
     filled = 0
     after = ""
     while slugs := store.slugs_without_card(after=after, limit=CARD_PAGE):

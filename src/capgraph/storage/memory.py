@@ -119,20 +119,22 @@ class _Transaction:
             self.changed = True
 
     def replace_intents(self, slug: str, entries: Sequence[IntentEntry]) -> None:
-        self.state.intents[slug] = list(dict.fromkeys(entries))
-        self.changed = True
+        new = list(dict.fromkeys(entries))
+        if new != self.state.intents.get(slug, []):
+            self.state.intents[slug] = new
+            self.changed = True
 
     def add_keyword_entries(self, entries: Sequence[KeywordEntry]) -> None:
         log = self.state.keyword_log
         for entry in entries:
             log.append(KeywordChange(len(log) + 1, *entry))
-        self.changed = True
+        self.changed |= bool(entries)
 
     def add_vector_entries(self, entries: Sequence[VectorEntry]) -> None:
         log = self.state.vector_log
         for entry in entries:
             log.append(VectorChange(len(log) + 1, *entry))
-        self.changed = True
+        self.changed |= bool(entries)
 
     def add_feedback(self, record: FeedbackRecord, *, counted: bool) -> None:
         if self.feedback_exists(record.ref):
