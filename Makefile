@@ -26,8 +26,8 @@ serve: setup ## Start the service on 127.0.0.1:8000 with demo data (and the seed
 	@if [ -n "$(SEEDS)" ]; then .venv/bin/capgraph --data-dir "$(DATA_DIR)" import $(SEEDS); fi
 	.venv/bin/capgraph --data-dir "$(DATA_DIR)" serve
 
-test: setup ## Run the whole test suite
-	.venv/bin/pytest -q
+test: setup ## Run the whole test suite (two workers, a test file per worker at a time)
+	.venv/bin/pytest -q -n 2 --dist loadfile
 
 lint: setup ## ruff
 	.venv/bin/ruff check src tests bench
