@@ -12,21 +12,7 @@ from capgraph.errors import StorageError
 from capgraph.ports import LogNode, Store
 from capgraph.registry.translog import append_leaf
 from tests.contract.conftest import append, reference_root
-
-# The Merkle tree test vectors of Certificate Transparency (RFC 6962, kept by RFC 9162): eight
-# leaves and the root of each of their prefixes.
-CT_LEAVES = [b"", b"\x00", b"\x10", b"\x20\x21", b"\x30\x31", b"\x40\x41\x42\x43",
-             bytes(range(0x50, 0x58)), bytes(range(0x60, 0x70))]
-CT_ROOTS = [
-    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
-]
+from tests.unit.test_translog import CT_LEAVES, CT_ROOTS  # the published RFC 6962 vectors
 
 
 def test_the_reference_root_gives_the_published_roots() -> None:

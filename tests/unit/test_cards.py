@@ -4,16 +4,12 @@ says, filled in for databases from before them, and enough for ranking without a
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
-import pytest
-
 from capgraph.bootstrap import assemble_registry
-from capgraph.registry import Registry, versions
+from capgraph.registry import Registry
 from capgraph.search.cards import card_facts, card_json
 from capgraph.search.engine import Card
-from capgraph.storage import sqlite_schema
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
 from capgraph.storage.sqlite import SQLiteStore
@@ -75,32 +71,3 @@ def test_a_card_answers_like_its_passport_without_reading_it(tmp_path: Path) -> 
     assert from_card.capability(body["capabilities"][0]["id"]) == body["capabilities"][0]
     assert reads == ["scanlab"]  # a whole capability comes from the passport
 
-
-def test_a_database_from_before_cards_gets_them_filled_in(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "old.db"
-    store = SQLiteStore(path)
-    registry = _registry(store, tmp_path)
-    bodies = {slug: _publish(registry, slug) for slug in ("ant", "bee", "cat", "dog", "eel")}
-    store.close()
-    # Back to the schema before the card column, as an older capgraph left it; and one
-    # passport the card cannot be made from.
-    added = sqlite_schema.MIGRATIONS.index(
-        "ALTER TABLE artifacts ADD COLUMN card TEXT NOT NULL DEFAULT ''")
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("DROP INDEX artifacts_without_card")
-    conn.execute("ALTER TABLE artifacts DROP COLUMN card")
-    conn.execute("UPDATE versions SET passport = ? WHERE slug = 'cat'", (b'{"unfragile": {}}',))
-    conn.execute(f"PRAGMA user_version = {added}")
-    conn.close()
-
-    monkeypatch.setattr(versions, "CARD_PAGE", 2)  # three pages
-    reopened = SQLiteStore(path)
-    _registry(reopened, tmp_path)  # opening a registry fills the missing cards
-    cards = reopened.latest_cards(list(bodies))
-    assert {slug: card for slug, (_, _, card) in cards.items() if not card} == {"cat": ""}
-    for slug in ("ant", "bee", "dog", "eel"):
-        assert json.loads(cards[slug][2]) == card_facts(bodies[slug])
-    assert reopened._conn().execute("PRAGMA user_version").fetchone()[0] == len(
-        sqlite_schema.MIGRATIONS)
-    reopened.close()
