@@ -14,6 +14,7 @@ default). ``tests/contract/`` runs every behaviour below against each of them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -70,6 +71,11 @@ class StoredVersion:
     created_at: str
     capability_numbers: dict[str, int]
     log_index: int
+
+    def body(self) -> dict[str, Any]:
+        """The passport body (its ``unfragile`` object), parsed from the stored bytes."""
+        body: dict[str, Any] = json.loads(self.passport)["unfragile"]
+        return body
 
 
 @dataclass(frozen=True)

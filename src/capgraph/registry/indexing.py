@@ -110,7 +110,7 @@ class Indexer:
                 stored = store.latest(row.slug)
                 if stored is None:
                     continue
-                body = json.loads(stored.passport)["unfragile"]
+                body = stored.body()
                 docs = documents_for(body, summary=summary_of(stored.source_kind,
                                                               stored.source))
                 vectors = self.vectors_for(docs)

@@ -5,7 +5,6 @@ transparency log, store it with its card and integrations, and replace its index
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,7 +92,7 @@ def fill_missing_cards(store: Store) -> int:
                 continue
             try:
                 cards.append((slug, stored.version,
-                              card_json(json.loads(stored.passport)["unfragile"])))
+                              card_json(stored.body())))
             except (KeyError, TypeError, ValueError, IndexError) as exc:
                 log.warning("no compact card for %s: %r", slug, exc)
         with store.write() as tx:

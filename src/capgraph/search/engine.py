@@ -202,7 +202,7 @@ class SearchEngine:
             return None
 
     def _load(self, slug: str, version: int) -> dict[str, Any]:
-        body: dict[str, Any] = json.loads(self._version(slug, version).passport)["unfragile"]
+        body: dict[str, Any] = self._version(slug, version).body()
         return body
 
     def _parse_body(self, slug: str, version: int) -> dict[str, Any]:

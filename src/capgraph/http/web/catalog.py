@@ -8,7 +8,6 @@ any process), then rebuilt once.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
 
@@ -74,7 +73,7 @@ class Catalog:
         while True:
             rows = self._registry.artifacts(limit=_PAGE, offset=offset)
             for row in rows:
-                body = json.loads(self._registry.passport(row.slug).passport)["unfragile"]
+                body = self._registry.passport(row.slug).body()
                 caps = body["capabilities"]
                 profiles.append(Profile(
                     slug=row.slug, name=body["artifact"]["name"], type=body["artifact"]["type"],

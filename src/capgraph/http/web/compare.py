@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,7 +105,7 @@ def split_pair(pair: str, known: set[str]) -> tuple[str, str] | None:
 
 
 def _body(site: Site, slug: str) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(site.registry.passport(slug).passport)["unfragile"]
+    body: dict[str, Any] = site.registry.passport(slug).body()
     return body
 
 

@@ -87,7 +87,7 @@ def diff_bodies(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
 
 def _body(stored: StoredVersion) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(stored.passport)["unfragile"]
+    body: dict[str, Any] = stored.body()
     return body
 
 
