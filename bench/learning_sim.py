@@ -186,11 +186,11 @@ def run_arm(arm: Arm, registry: Registry, clock: Clock, intents: Sequence[Intent
         for i, intent in enumerate(intents):
             text = intent.phrasings[(rnd + i) % len(intent.phrasings)]
             answer = registry.resolve(text, limit=1)
-            if answer["resolved"]:
-                entry = answer["resolved"][0]
-                slug = entry["artifact"]["slug"]
-                report: dict[str, Any] = {"resolveId": answer["resolveId"], "slug": slug,
-                                          "callbackToken": entry["callbackToken"]}
+            if answer.resolved:
+                entry = answer.resolved[0]
+                slug = entry.artifact.slug
+                report: dict[str, Any] = {"resolveId": answer.resolve_id, "slug": slug,
+                                          "callbackToken": entry.callback_token}
             else:
                 arm.fallbacks += 1
                 match = registry.search(text, limit=1).matches[0]
@@ -202,7 +202,7 @@ def run_arm(arm: Arm, registry: Registry, clock: Clock, intents: Sequence[Intent
             outcome = "success" if draws[rnd, i] < p else "failure"
             result = registry.feedback({**report, "outcome": outcome, "source": "simulation"},
                                        client=f"agent-{i:02d}")
-            arm.counted += bool(result["counted"])
+            arm.counted += bool(result.counted)
         arm.last_hits = [p == P_RIGHT for p in ps]
         arm.success.append(float(np.mean(ps)))
         arm.hits.append(hits / len(intents))

@@ -644,11 +644,11 @@ def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
         "embed": summary_ms([p[0] for p in parts]), "vector": summary_ms([p[1] for p in parts]),
         "keyword": summary_ms([p[2] for p in parts])})
     lat, wall, res = run_clients(resolve, qs, 1)
-    record("resolve-1", lat, wall, {"confident": sum(bool(r["resolved"]) for r in res)})
+    record("resolve-1", lat, wall, {"confident": sum(bool(r.resolved) for r in res)})
     lat, wall, _ = run_clients(search, slices["search-1"], 1)
     record("search-1", lat, wall)
     lat, wall, res = run_clients(resolve, slices["resolve-8"], 8)
-    record("resolve-8", lat, wall, {"confident": sum(bool(r["resolved"]) for r in res)})
+    record("resolve-8", lat, wall, {"confident": sum(bool(r.resolved) for r in res)})
     lat, wall, _ = run_clients(search, slices["search-8"], 8)
     record("search-8", lat, wall)
     lat, wall, _ = run_clients(floor, slices["resolve-8"], 8)
