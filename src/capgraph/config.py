@@ -37,6 +37,25 @@ class Settings(BaseSettings):
     embedder: Literal["minilm", "none"] = "minilm"
     rate_limit_anonymous: int = Field(default=60, ge=1)
     rate_limit_key: int = Field(default=300, ge=1)
+    trusted_proxies: str = ""
+    claim_allow_private_networks: bool = False
+    dns_nameservers: str = ""
+    claim_recheck_hours: int = Field(default=24, ge=0)
+    self_service_keys: bool = True
+
+    @property
+    def trusted_proxy_addresses(self) -> list[str]:
+        """Peers whose ``X-Forwarded-For`` / ``Forwarded`` headers are believed."""
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def nameservers(self) -> list[tuple[str, int]]:
+        """DNS servers for claim look-ups, as (host, port); empty: the system's resolver."""
+        out = []
+        for item in filter(None, (p.strip() for p in self.dns_nameservers.split(","))):
+            host, _, port = item.rpartition(":") if item.count(":") == 1 else (item, "", "53")
+            out.append((host or item, int(port or 53)))
+        return out
 
     @property
     def database_path(self) -> Path:

@@ -43,6 +43,8 @@ __all__ = [
     "LogNode",
     "LogStore",
     "MatchRecord",
+    "ProofCheck",
+    "ProofChecker",
     "ResolveRecord",
     "Store",
     "StoredVersion",
@@ -399,6 +401,35 @@ class Store(VersionStore, LogStore, IndexFeeds, EventStore, FeedbackStore, ApiKe
 
 
 # -- other ports ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProofCheck:
+    """What a claim proof look-up saw: whether the token was there, what was looked up (a URL
+    or a DNS name) and what was found there (or why nothing could be read)."""
+
+    found: bool
+    looked_up: str
+    detail: str
+
+
+class ProofChecker(Protocol):
+    """Looks for a claim token where a builder was told to put it (``proofs/``)."""
+
+    def check_http(self, url: str, token: str) -> ProofCheck:
+        """``GET {origin of url}/.well-known/unfragile.json``: a JSON object whose
+        ``"unfragile-claim"`` is the token or a list holding it."""
+        ...
+
+    def check_dns(self, url: str, token: str) -> ProofCheck:
+        """A TXT record at ``_unfragile.{host of url}`` holding ``unfragile-claim={token}``."""
+        ...
+
+    def check_repository(self, url: str, token: str) -> ProofCheck:
+        """For an artifact on a shared host (GitHub, Hugging Face): the repository's own
+        ``unfragile.yml`` at its default branch holds ``unfragile-claim: {token}``."""
+        ...
+
+
+
 class Embedder(Protocol):
     """Turns texts into unit-length vectors (``search/embedding.py``)."""
 
