@@ -10,12 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from capgraph.ports import ArtifactCard, MatchRecord, ResolveRecord
+from capgraph.ports import (
+    ApiKeyRecord,
+    ArtifactCard,
+    MatchRecord,
+    PublisherRecord,
+    ResolveRecord,
+)
 from capgraph.registry import versions
 from capgraph.registry.versions import fill_missing_cards
 from capgraph.storage import sqlite_schema
 from capgraph.storage.sqlite import SQLiteStore
-from tests.contract.conftest import T0, append, card_of, passport
+from tests.contract.conftest import T0, T1, append, card_of, passport
 
 
 @pytest.fixture
@@ -89,6 +95,47 @@ def test_sqlite_events_live_in_their_own_database_beside_the_main_one(
         events.close()
 
 
+OWNERSHIP_MIGRATION = next(i for i, m in enumerate(sqlite_schema.MIGRATIONS)
+                          if "CREATE TABLE publishers" in m)
+
+
+def undo_ownership(conn: sqlite3.Connection) -> None:
+    """Back to the schema before publishers, ownership and claims."""
+    for table in ("claims", "ownership", "publishers"):
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("ALTER TABLE api_keys DROP COLUMN publisher_id")
+    conn.execute(f"PRAGMA user_version = {OWNERSHIP_MIGRATION}")
+
+
+def test_sqlite_a_database_from_before_publishers_makes_each_key_its_own_publisher(
+        path: Path) -> None:
+    store = SQLiteStore(path)
+    append(store, "ant")
+    with store.write() as tx:
+        tx.add_api_key(ApiKeyRecord("key_0123456789ab", "ci", T0, revoked=False), "hash-1")
+        tx.add_api_key(ApiKeyRecord("key_ba9876543210", "laptop", T1, revoked=True), "hash-2")
+    store.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    undo_ownership(conn)
+    conn.close()
+
+    reopened = SQLiteStore(path)
+    try:
+        assert reopened._conn().execute("PRAGMA user_version").fetchone()[0] == len(
+            sqlite_schema.MIGRATIONS)
+        assert reopened.publishers() == [PublisherRecord("pub_0123456789ab", "ci", T0),
+                                         PublisherRecord("pub_ba9876543210", "laptop", T1)]
+        assert reopened.api_key_by_hash("hash-1") == ApiKeyRecord(
+            "key_0123456789ab", "ci", T0, revoked=False, publisher_id="pub_0123456789ab")
+        assert reopened.api_key_by_hash("hash-2") == ApiKeyRecord(
+            "key_ba9876543210", "laptop", T1, revoked=True, publisher_id="pub_ba9876543210")
+        # what was published before has no owner: it can be claimed
+        assert reopened.ownership("ant") is None and [v.version for v in
+                                                      reopened.versions("ant")] == [1]
+    finally:
+        reopened.close()
+
+
 def test_sqlite_a_database_from_before_cards_opens_and_gets_its_cards_filled(
         path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = SQLiteStore(path)
@@ -100,6 +147,7 @@ def test_sqlite_a_database_from_before_cards_opens_and_gets_its_cards_filled(
     added = sqlite_schema.MIGRATIONS.index(
         "ALTER TABLE artifacts ADD COLUMN card TEXT NOT NULL DEFAULT ''")
     conn = sqlite3.connect(path, isolation_level=None)
+    undo_ownership(conn)
     conn.execute("DROP INDEX artifacts_without_card")
     conn.execute("ALTER TABLE artifacts DROP COLUMN card")
     conn.execute(f"PRAGMA user_version = {added}")

@@ -16,6 +16,7 @@ from capgraph.ports import (
     ApiKeyRecord,
     ArtifactCard,
     ArtifactSummary,
+    ClaimRecord,
     CountedReport,
     FeedbackChange,
     FeedbackRecord,
@@ -25,6 +26,8 @@ from capgraph.ports import (
     KeywordEntry,
     LogNode,
     MatchRecord,
+    OwnershipRecord,
+    PublisherRecord,
     ResolveRecord,
     StoredVersion,
     VectorChange,
@@ -48,6 +51,9 @@ class _State:
     feedback: list[tuple[FeedbackRecord, bool]] = field(default_factory=list)
     leaves: list[bytes] = field(default_factory=list)
     nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    publishers: dict[str, PublisherRecord] = field(default_factory=dict)
+    ownerships: dict[str, OwnershipRecord] = field(default_factory=dict)
+    claims: dict[str, ClaimRecord] = field(default_factory=dict)
 
     def copy(self) -> _State:
         return _State(
@@ -56,6 +62,8 @@ class _State:
             keyword_log=list(self.keyword_log), vector_log=list(self.vector_log),
             intents=dict(self.intents), feedback=list(self.feedback),
             leaves=list(self.leaves), nodes=dict(self.nodes),
+            publishers=dict(self.publishers), ownerships=dict(self.ownerships),
+            claims=dict(self.claims),
         )
 
 
@@ -156,6 +164,35 @@ class _Transaction:
         self.state.keys[key_id] = (replace(found[0], revoked=True), found[1])
         self.changed = True
         return True
+
+    def ownership(self, slug: str) -> OwnershipRecord | None:
+        return self.state.ownerships.get(slug)
+
+    def publisher(self, publisher_id: str) -> PublisherRecord | None:
+        return self.state.publishers.get(publisher_id)
+
+    def add_publisher(self, record: PublisherRecord) -> None:
+        if record.publisher_id in self.state.publishers:
+            raise StorageError(f"publisher {record.publisher_id} is already stored")
+        self.state.publishers[record.publisher_id] = record
+        self.changed = True
+
+    def put_ownership(self, record: OwnershipRecord) -> None:
+        self.state.ownerships[record.slug] = record
+        self.changed = True
+
+    def add_claim(self, record: ClaimRecord) -> None:
+        if record.claim_id in self.state.claims:
+            raise StorageError(f"claim {record.claim_id} is already stored")
+        self.state.claims[record.claim_id] = record
+        self.changed = True
+
+    def set_claim_status(self, claim_id: str, status: str) -> None:
+        found = self.state.claims.get(claim_id)
+        if found is None:
+            raise StorageError(f"no claim {claim_id}")
+        self.state.claims[claim_id] = replace(found, status=status)
+        self.changed = True
 
 
 class MemoryStore:
@@ -285,6 +322,29 @@ class MemoryStore:
         # Oldest first, as stored when two are equally old (SQLite: created_at, rowid).
         return sorted((record for record, _ in self._state.keys.values()),
                       key=lambda r: r.created_at)
+
+    # -- ownership ---------------------------------------------------------------------------
+    def publisher(self, publisher_id: str) -> PublisherRecord | None:
+        return self._state.publishers.get(publisher_id)
+
+    def publishers(self) -> list[PublisherRecord]:
+        return sorted(self._state.publishers.values(), key=lambda p: p.created_at)
+
+    def ownership(self, slug: str) -> OwnershipRecord | None:
+        return self._state.ownerships.get(slug)
+
+    def verified_ownerships(self) -> list[OwnershipRecord]:
+        return sorted((o for o in self._state.ownerships.values() if o.verification),
+                      key=lambda o: o.slug)
+
+    def claim(self, claim_id: str) -> ClaimRecord | None:
+        return self._state.claims.get(claim_id)
+
+    def verified_claim(self, slug: str, publisher_id: str) -> ClaimRecord | None:
+        found = [c for c in self._state.claims.values()
+                 if c.kind == "artifact" and c.subject == slug
+                 and c.publisher_id == publisher_id and c.status == "verified"]
+        return found[-1] if found else None
 
     def close(self) -> None:
         """Nothing to release: everything lives in this object."""

@@ -22,11 +22,14 @@ from capgraph.ports import (
     ApiKeyRecord,
     ArtifactCard,
     ArtifactSummary,
+    ClaimRecord,
     CountedReport,
     FeedbackChange,
     IntentMatch,
     KeywordChange,
     MatchRecord,
+    OwnershipRecord,
+    PublisherRecord,
     ResolveRecord,
     StoredVersion,
     VectorChange,
@@ -291,16 +294,48 @@ class SQLiteStore:
     # -- API keys ----------------------------------------------------------------------------
     def api_key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None:
         row = self._conn().execute(
-            "SELECT key_id, name, created_at, revoked FROM api_keys WHERE secret_hash = ?",
+            f"SELECT {sqlite_tx.API_KEY_COLUMNS} FROM api_keys WHERE secret_hash = ?",
             (secret_hash,),
         ).fetchone()
         return sqlite_tx.api_key(row) if row else None
 
     def api_keys(self) -> list[ApiKeyRecord]:
         rows = self._conn().execute(
-            "SELECT key_id, name, created_at, revoked FROM api_keys ORDER BY created_at, rowid"
+            f"SELECT {sqlite_tx.API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, rowid"
         ).fetchall()
         return [sqlite_tx.api_key(r) for r in rows]
+
+    # -- ownership ---------------------------------------------------------------------------
+    def publisher(self, publisher_id: str) -> PublisherRecord | None:
+        return sqlite_tx.publisher(self._conn(), publisher_id)
+
+    def publishers(self) -> list[PublisherRecord]:
+        rows = self._conn().execute(
+            f"SELECT {sqlite_tx.PUBLISHER_COLUMNS} FROM publishers ORDER BY created_at, rowid"
+        ).fetchall()
+        return [sqlite_tx.publisher_of(r) for r in rows]
+
+    def ownership(self, slug: str) -> OwnershipRecord | None:
+        return sqlite_tx.ownership(self._conn(), slug)
+
+    def verified_ownerships(self) -> list[OwnershipRecord]:
+        rows = self._conn().execute(
+            f"SELECT {sqlite_tx.OWNERSHIP_COLUMNS} FROM ownership "
+            "WHERE verification IS NOT NULL ORDER BY slug").fetchall()
+        return [sqlite_tx.ownership_of(r) for r in rows]
+
+    def claim(self, claim_id: str) -> ClaimRecord | None:
+        row = self._conn().execute(
+            f"SELECT {sqlite_tx.CLAIM_COLUMNS} FROM claims WHERE claim_id = ?", (claim_id,)
+        ).fetchone()
+        return sqlite_tx.claim_of(row) if row else None
+
+    def verified_claim(self, slug: str, publisher_id: str) -> ClaimRecord | None:
+        row = self._conn().execute(
+            f"SELECT {sqlite_tx.CLAIM_COLUMNS} FROM claims WHERE kind = 'artifact' "
+            "AND subject = ? AND publisher_id = ? AND status = 'verified' "
+            "ORDER BY rowid DESC LIMIT 1", (slug, publisher_id)).fetchone()
+        return sqlite_tx.claim_of(row) if row else None
 
     def close(self) -> None:
         with self._all_lock:

@@ -135,6 +135,38 @@ MIGRATIONS: list[str] = [
     # (``registry/versions.py``), the same for every backend.
     "SELECT 1",
     "CREATE INDEX artifacts_without_card ON artifacts(slug) WHERE card = ''",
+    # Publishers and ownership: every existing key becomes its own publisher.
+    """
+    CREATE TABLE publishers (
+        publisher_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        domain TEXT
+    );
+    ALTER TABLE api_keys ADD COLUMN publisher_id TEXT NOT NULL DEFAULT '';
+    INSERT INTO publishers (publisher_id, name, created_at)
+        SELECT 'pub_' || substr(key_id, 5), name, created_at FROM api_keys;
+    UPDATE api_keys SET publisher_id = 'pub_' || substr(key_id, 5);
+    CREATE TABLE ownership (
+        slug TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        maintainers TEXT NOT NULL,
+        verification TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX ownership_verified ON ownership(slug) WHERE verification IS NOT NULL;
+    CREATE TABLE claims (
+        claim_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        method TEXT NOT NULL,
+        token TEXT NOT NULL,
+        publisher_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        status TEXT NOT NULL
+    )
+    """,
 ]
 
 

@@ -9,11 +9,14 @@ from collections.abc import Sequence
 from capgraph.errors import StorageError
 from capgraph.ports import (
     ApiKeyRecord,
+    ClaimRecord,
     CountedReport,
     FeedbackRecord,
     IntentEntry,
     KeywordEntry,
     LogNode,
+    OwnershipRecord,
+    PublisherRecord,
     StoredVersion,
     VectorEntry,
 )
@@ -69,7 +72,40 @@ def counted_feedback(conn: sqlite3.Connection, slug: str) -> list[CountedReport]
 
 
 def api_key(row: tuple[object, ...]) -> ApiKeyRecord:
-    return ApiKeyRecord(str(row[0]), str(row[1]), str(row[2]), bool(row[3]))
+    return ApiKeyRecord(str(row[0]), str(row[1]), str(row[2]), bool(row[3]), str(row[4]))
+
+
+API_KEY_COLUMNS = "key_id, name, created_at, revoked, publisher_id"
+PUBLISHER_COLUMNS = "publisher_id, name, created_at, domain"
+OWNERSHIP_COLUMNS = "slug, owner, maintainers, verification, updated_at"
+CLAIM_COLUMNS = ("claim_id, kind, subject, method, token, publisher_id, created_at, "
+                 "expires_at, status")
+
+
+def publisher_of(row: tuple[object, ...]) -> PublisherRecord:
+    return PublisherRecord(str(row[0]), str(row[1]), str(row[2]),
+                           None if row[3] is None else str(row[3]))
+
+
+def ownership_of(row: tuple[object, ...]) -> OwnershipRecord:
+    return OwnershipRecord(str(row[0]), str(row[1]), tuple(json.loads(str(row[2]))),
+                           None if row[3] is None else json.loads(str(row[3])), str(row[4]))
+
+
+def claim_of(row: tuple[object, ...]) -> ClaimRecord:
+    return ClaimRecord(*(str(v) for v in row))
+
+
+def ownership(conn: sqlite3.Connection, slug: str) -> OwnershipRecord | None:
+    row = conn.execute(f"SELECT {OWNERSHIP_COLUMNS} FROM ownership WHERE slug = ?",
+                       (slug,)).fetchone()
+    return ownership_of(row) if row else None
+
+
+def publisher(conn: sqlite3.Connection, publisher_id: str) -> PublisherRecord | None:
+    row = conn.execute(f"SELECT {PUBLISHER_COLUMNS} FROM publishers WHERE publisher_id = ?",
+                       (publisher_id,)).fetchone()
+    return publisher_of(row) if row else None
 
 
 class Transaction:
@@ -173,10 +209,10 @@ class Transaction:
     def add_api_key(self, record: ApiKeyRecord, secret_hash: str) -> None:
         try:
             self._conn.execute(
-                "INSERT INTO api_keys (key_id, name, secret_hash, created_at, revoked) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO api_keys (key_id, name, secret_hash, created_at, revoked, "
+                "publisher_id) VALUES (?, ?, ?, ?, ?, ?)",
                 (record.key_id, record.name, secret_hash, record.created_at,
-                 int(record.revoked)),
+                 int(record.revoked), record.publisher_id),
             )
         except sqlite3.IntegrityError as exc:
             raise StorageError(f"API key {record.key_id} is already stored") from exc
@@ -185,3 +221,39 @@ class Transaction:
         cursor = self._conn.execute("UPDATE api_keys SET revoked = 1 WHERE key_id = ?",
                                     (key_id,))
         return cursor.rowcount > 0
+
+    def ownership(self, slug: str) -> OwnershipRecord | None:
+        return ownership(self._conn, slug)
+
+    def publisher(self, publisher_id: str) -> PublisherRecord | None:
+        return publisher(self._conn, publisher_id)
+
+    def add_publisher(self, record: PublisherRecord) -> None:
+        try:
+            self._conn.execute(
+                f"INSERT INTO publishers ({PUBLISHER_COLUMNS}) VALUES (?, ?, ?, ?)",
+                (record.publisher_id, record.name, record.created_at, record.domain))
+        except sqlite3.IntegrityError as exc:
+            raise StorageError(f"publisher {record.publisher_id} is already stored") from exc
+
+    def put_ownership(self, record: OwnershipRecord) -> None:
+        self._conn.execute(
+            f"INSERT OR REPLACE INTO ownership ({OWNERSHIP_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+            (record.slug, record.owner, json.dumps(list(record.maintainers)),
+             None if record.verification is None else json.dumps(record.verification),
+             record.updated_at))
+
+    def add_claim(self, record: ClaimRecord) -> None:
+        try:
+            self._conn.execute(
+                f"INSERT INTO claims ({CLAIM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.claim_id, record.kind, record.subject, record.method, record.token,
+                 record.publisher_id, record.created_at, record.expires_at, record.status))
+        except sqlite3.IntegrityError as exc:
+            raise StorageError(f"claim {record.claim_id} is already stored") from exc
+
+    def set_claim_status(self, claim_id: str, status: str) -> None:
+        cursor = self._conn.execute("UPDATE claims SET status = ? WHERE claim_id = ?",
+                                    (status, claim_id))
+        if cursor.rowcount == 0:
+            raise StorageError(f"no claim {claim_id}")
