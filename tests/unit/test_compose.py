@@ -13,6 +13,7 @@ import pytest
 from capgraph.core import compose, scoring
 from capgraph.core.passport import PassportBody
 from capgraph.core.validation import validate_manifest
+from capgraph.core.verification import Verification
 from tests.conftest import FIXED_NOW
 from tests.unit.factories import capability, load_seed, manifest, written_uri
 
@@ -262,6 +263,41 @@ def test_any_update_date_that_validates_can_be_composed(updated_at: str) -> None
     stamp = body["trust"]["maintenance"]["updated_at"]
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", stamp)
     assert 0 <= body["trust"]["rank_breakdown"]["freshness"] <= 1
+
+
+def test_composed_body_is_unverified_by_default_and_verified_with_a_proof() -> None:
+    plain = _compose(manifest())
+    body = plain.body.to_json()
+    assert body["artifact"]["verified"] is body["trust"]["verified"] is False
+    assert "artifact.verified" not in plain.provenance
+    proof = Verification(method="dns", verified_at="2026-12-06T10:00:00.000Z",
+                         subject="_unfragile.example.com")
+    proven = _compose(manifest(), verification=proof)
+    verified = proven.body.to_json()
+    assert verified["artifact"]["verified"] is verified["trust"]["verified"] is True
+    assert verified["trust"]["failure_modes"] == [
+        m for m in body["trust"]["failure_modes"] if m != compose.NOTE_UNVERIFIED]
+    assert verified["trust"]["failure_modes"][-1] == compose.NOTE_NO_OUTCOMES
+    assert proven.provenance["artifact.verified"] == (
+        "proven by dns (_unfragile.example.com) at 2026-12-06T10:00:00.000Z")
+    # No counts declared: verification changes no component and so not the score.
+    assert verified["trust"]["rank_breakdown"] == body["trust"]["rank_breakdown"]
+    assert verified["trust"]["score"] == body["trust"]["score"]
+
+
+def test_declared_community_is_shown_and_marked_but_counted_only_when_verified() -> None:
+    data = manifest(community={"stars": 120, "weekly_downloads": 3000})
+    unverified = _compose(data)
+    body = unverified.body.to_json()
+    assert body["trust"]["community"]["stars"] == 120
+    assert unverified.provenance["trust.community"] == "declared"
+    assert body["trust"]["rank_breakdown"]["adoption"] == scoring.ADOPTION_FLOOR
+    proof = Verification(method="http", verified_at="2026-12-06T10:00:00.000Z",
+                         subject="https://example.com/.well-known/unfragile.json")
+    verified = _compose(data, verification=proof).body.to_json()
+    assert verified["trust"]["rank_breakdown"]["adoption"] == scoring.adoption(
+        "api", {"stars": 120, "weekly_downloads": 3000}).value
+    assert verified["trust"]["score"] > body["trust"]["score"]
 
 
 def test_every_component_explanation_is_non_empty() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from capgraph.core import scoring
 from capgraph.registry import Registry
 from tests.conftest import DEMO
 
@@ -30,3 +31,13 @@ def test_imported_components_are_explained_as_kept(registry: Registry,
     assert out["score"] == document["passport"]["unfragile"]["trust"]["score"]
     assert "kept as imported" in out["components"]["adoption"]["explanation"]
     assert "qualityChecklist" not in out
+
+
+def test_declared_adoption_of_an_unverified_builder_is_explained_as_not_counted(
+        registry: Registry) -> None:
+    # docling's demo manifest declares 40,000 stars; its builder is not verified.
+    registry.publish((DEMO / "docling.yml").read_text(), hint="yaml")
+    adoption = registry.score_breakdown("docling")["components"]["adoption"]
+    assert adoption["value"] == scoring.ADOPTION_FLOOR
+    assert adoption["explanation"].startswith(scoring.NOT_COUNTED)
+    assert "stars=40000" in adoption["explanation"]

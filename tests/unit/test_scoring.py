@@ -155,6 +155,37 @@ def test_adoption_reaches_one_at_the_full_marks_count() -> None:
 
 @PROPERTY
 @given(st.sampled_from(["model", "mcp", "dataset", "framework", "api"]),
+       st.dictionaries(
+           st.sampled_from(["stars", "forks", "weekly_downloads", "model_downloads",
+                            "model_likes"]),
+           st.one_of(st.none(), counts)))
+def test_declared_adoption_counts_only_for_a_verified_builder(
+    artifact_type: str, declared: dict[str, int | None]
+) -> None:
+    verified = scoring.declared_adoption(artifact_type, declared, verified=True)
+    unverified = scoring.declared_adoption(artifact_type, declared, verified=False)
+    assert verified.value == scoring.adoption(artifact_type, declared).value
+    # Unverified: exactly what declaring nothing gives (the floor), never more, never less.
+    assert unverified.value == scoring.adoption(artifact_type, {}).value == scoring.ADOPTION_FLOOR
+    assert unverified.value <= verified.value
+    declared_any = any(v is not None for v in declared.values())
+    assert (scoring.NOT_COUNTED in unverified.explanation) == declared_any
+
+
+def test_declared_adoption_explanations_name_the_counts() -> None:
+    unverified = scoring.declared_adoption("api", {"stars": 120, "forks": None}, verified=False)
+    assert unverified.explanation == (
+        "declared by an unverified builder: not counted until verified (stars=120); with no "
+        "counted signal: the floor")
+    verified = scoring.declared_adoption("api", {"stars": 120, "forks": None}, verified=True)
+    assert "stars=120" in verified.explanation and "verified builder" in verified.explanation
+    nothing = scoring.declared_adoption("api", {"stars": None}, verified=False)
+    assert nothing == scoring.adoption("api", {})
+    assert "verified" in scoring.COMPONENT_FORMULAS["adoption"]
+
+
+@PROPERTY
+@given(st.sampled_from(["model", "mcp", "dataset", "framework", "api"]),
        st.sampled_from(["stars", "forks", "weekly_downloads", "model_downloads", "model_likes"]),
        counts, counts)
 def test_adoption_is_in_range_and_never_lower_with_more(

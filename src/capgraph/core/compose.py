@@ -14,6 +14,13 @@ from capgraph.core.passport import PassportBody
 from capgraph.core.quality import quality
 from capgraph.core.risk import derive_data_access_risk
 from capgraph.core.taxonomy import infer_artifact_categories, infer_capability_categories
+from capgraph.core.verification import (
+    NOTE_NO_OUTCOMES,
+    NOTE_UNVERIFIED,
+    Verification,
+    verification_provenance,
+    with_identity_note,
+)
 
 __all__ = [
     "NOTE_NO_OUTCOMES",
@@ -27,8 +34,6 @@ __all__ = [
     "rescore",
 ]
 
-NOTE_UNVERIFIED = "builder identity is not verified yet"
-NOTE_NO_OUTCOMES = "no observed match outcomes yet"
 MAX_DERIVED = 10
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
@@ -75,9 +80,8 @@ def derive_failure_modes(
         for item in cap["limitations"]:
             if item not in limits:
                 limits.append(item)
-    out = limits[:MAX_DERIVED] + [d for d in declared if d not in limits]
-    if not verified:
-        out.append(NOTE_UNVERIFIED)
+    out = with_identity_note(limits[:MAX_DERIVED] + [d for d in declared if d not in limits],
+                             verified=verified)
     if matches == 0:
         out.append(NOTE_NO_OUTCOMES)
     return out
@@ -109,12 +113,18 @@ def compose_body(
     numbers: Mapping[str, int] | None = None,
     references_in: int = 0,
     references_out: int = 0,
+    verification: Verification | None = None,
 ) -> Composition:
     """Build the passport body for a manifest.
 
     ``numbers`` maps manifest capability ids to the ``cap_<n>`` numbers earlier versions gave
     them, so a capability keeps its id when others are added, removed or reordered.
+    ``verification``: the builder's proven identity (None: unverified). The body is what
+    ``verification.apply_verification`` makes of the same manifest's body with the
+    manifest's ``community`` (same helpers): the flags, the registry note, and adoption
+    counting the declared numbers only when verified (PROTOCOL.md B.13).
     """
+    verified = verification is not None
     a = manifest.artifact
     artifact_id = a.slug
     numbering = dict(numbers or {})
@@ -165,11 +175,12 @@ def compose_body(
         provenance["trust.data_access_risk"] = "derived"
     if any(v is not None for v in manifest.community.values()):
         provenance["trust.community"] = "declared"
+    provenance.update(verification_provenance(verification))
     updated = _parse_time(a.updated_at, now)
     weights = scoring.weights_for(a.type)
     q, points = quality(manifest)
     components = {
-        "adoption": scoring.adoption(a.type, manifest.community),
+        "adoption": scoring.declared_adoption(a.type, manifest.community, verified=verified),
         "quality": q,
         "ecosystem": scoring.ecosystem(references_in, references_out),
         "match_graph": scoring.match_graph(0, 0),
@@ -199,16 +210,16 @@ def compose_body(
                 "starting_price": manifest.starting_price,
             },
             "status": a.status,
-            "verified": False,
+            "verified": verified,
         },
         "capabilities": caps,
         "trust": {
             "score": scoring.score(values, weights),
-            "verified": False,
+            "verified": verified,
             "data_access_risk": risk,
             "permissions": derive_permissions(caps),
             "failure_modes": derive_failure_modes(
-                caps, declared=declared_modes, verified=False, matches=0
+                caps, declared=declared_modes, verified=verified, matches=0
             ),
             "rank_breakdown": {**values, "weights": weights},
             "observed_outcomes": {

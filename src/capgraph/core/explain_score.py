@@ -29,8 +29,10 @@ def explain_score(body: Mapping[str, Any], *, manifest: Manifest | None,
         reasons = dict.fromkeys(COMPONENTS, kept)
     else:
         q, points = quality(manifest)
-        reasons["adoption"] = scoring.adoption(manifest.artifact.type,
-                                               manifest.community).explanation
+        # Declared counts count only for a verified builder (PROTOCOL.md B.13).
+        reasons["adoption"] = scoring.declared_adoption(
+            manifest.artifact.type, manifest.community, verified=bool(trust["verified"])
+        ).explanation
         reasons["quality"] = q.explanation
         reasons["ecosystem"] = ("integration references counted in the registry when this "
                                 "version was issued")

@@ -22,10 +22,12 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "FRESHNESS_HALF_LIFE_DAYS",
     "MATCH_GRAPH_PRIOR",
+    "NOT_COUNTED",
     "WEIGHTS",
     "Component",
     "adoption",
     "capability_confidence",
+    "declared_adoption",
     "ecosystem",
     "freshness",
     "match_graph",
@@ -76,6 +78,8 @@ ADOPTION_SCALES: dict[str, dict[str, int]] = {
                 "model_downloads": 5_000_000, "model_likes": 5_000},
 }
 ADOPTION_FLOOR = 0.05  # what an artifact with no adoption signal at all gets (as the seeds)
+# Why a publisher's own counts did not count (PROTOCOL.md B.13, docs/TRUST.md).
+NOT_COUNTED = "declared by an unverified builder: not counted until verified"
 ECOSYSTEM_FULL = 50  # references that earn full ecosystem marks
 FRESHNESS_HALF_LIFE_DAYS = 180.0
 MATCH_GRAPH_PRIOR = (1.0, 3.0)  # Beta(a, b) pseudo-counts: 0.25 with no outcomes
@@ -83,8 +87,10 @@ CONFIDENCE_PRIOR = (1.0, 1.0)  # Beta(1, 1): capability confidence 0.5 with no o
 
 COMPONENT_FORMULAS: dict[str, str] = {
     "adoption": (
-        "0.05 + 0.95 x max over the known signals s of min(1, ln(1 + s) / ln(1 + S)), where S "
-        "is the per-type count that earns full marks (ADOPTION_SCALES); 0.05 with no signal."
+        "0.05 + 0.95 x max over the counted signals s of min(1, ln(1 + s) / ln(1 + S)), where S "
+        "is the per-type count that earns full marks (ADOPTION_SCALES); 0.05 with no counted "
+        "signal. Counts a publisher declares in its manifest are counted only once the builder "
+        "is verified; until then adoption is 0.05, as if none were declared."
     ),
     "quality": (
         "(checklist points out of 70 + coherence points out of 30) / 100: description depth 20, "
@@ -150,6 +156,29 @@ def adoption(artifact_type: str, signals: Mapping[str, int | None]) -> Component
     value = round_half_up(ADOPTION_FLOOR + (1 - ADOPTION_FLOOR) * parts[best])
     why = f"strongest signal {best}={signals[best]} of {scales[best]} for full marks"
     return Component("adoption", value, why)
+
+
+def declared_adoption(artifact_type: str, declared: Mapping[str, int | None], *,
+                      verified: bool) -> Component:
+    """Adoption from counts the publisher declared (a manifest's ``community``).
+
+    The rule (PROTOCOL.md B.13): a verified builder's declared counts are scored by
+    ``adoption``; an unverified builder's are not counted at all, so adoption is what no
+    signal gives (``ADOPTION_FLOOR``), exactly as if the manifest declared none. Declaring
+    numbers can then neither raise nor lower an unverified artifact's score.
+    """
+    if verified:
+        counted = adoption(artifact_type, declared)
+        if any(v is not None for v in declared.values()):
+            return Component("adoption", counted.value,
+                             f"{counted.explanation} (declared by the verified builder)")
+        return counted
+    floor = adoption(artifact_type, {})
+    shown = ", ".join(f"{k}={v}" for k, v in declared.items() if v is not None)
+    if not shown:
+        return floor
+    return Component("adoption", floor.value,
+                     f"{NOT_COUNTED} ({shown}); with no counted signal: the floor")
 
 
 def ecosystem(references_in: int, references_out: int) -> Component:
