@@ -9,12 +9,15 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from capgraph.config import Settings
-from capgraph.ports import Embedder, KeyRing, Store
+from capgraph.ports import Embedder, KeyRing, ProofChecker, Store
+from capgraph.proofs import NetworkProofChecker
 from capgraph.registry.access import Access
+from capgraph.registry.claims import Claims
 from capgraph.registry.discovery import Discovery
 from capgraph.registry.facade import Registry
 from capgraph.registry.feedback import Reporting
 from capgraph.registry.indexing import Indexer
+from capgraph.registry.ownership import Ownership
 from capgraph.registry.publishing import Publishing
 from capgraph.registry.reading import Reading
 from capgraph.registry.translog import TransparencyLog
@@ -55,6 +58,9 @@ def build_registry(settings: Settings, *, embedder: Embedder | None = None) -> R
         registry_name=settings.registry_name,
         public_url=settings.base_url,
         log_origin=settings.origin,
+        checker=NetworkProofChecker(allow_private=settings.claim_allow_private_networks,
+                                    nameservers=settings.nameservers or None),
+        self_service=settings.self_service_keys,
     )
 
 
@@ -71,6 +77,7 @@ def assemble_registry(
     *, store: Store, keys: KeyRing, registry_name: str, public_url: str,
     clock: Callable[[], datetime] | None = None, log_origin: str | None = None,
     embedder: Embedder | None = None, index_dir: Path | None = None,
+    checker: ProofChecker | None = None, self_service: bool = True,
 ) -> Registry:
     """A Registry over a store and key ring: the search indexes (in memory, or under
     ``index_dir``) and every use case wired together. Fills cards a store written before
@@ -96,13 +103,18 @@ def assemble_registry(
     publishing = Publishing(store=store, keys=keys, indexer=indexer,
                             registry_name=registry_name, public_url=public_url, now=now,
                             after_write=discovery.keywords_changed)
+    access = Access(store=store, now=now)
     return Registry(
         store=store, keys=keys, public_url=public_url, log=log, reading=reading,
         publishing=publishing,
         reporting=Reporting(store=store, keys=keys, indexer=indexer, publishing=publishing,
                             callback_secret=callback_secret, now=now),
         discovery=discovery, trust=Trust(keys=keys, log=log, reading=reading, now=now),
-        access=Access(store=store, now=now), engine=engine, resolver=resolver,
+        access=access, ownership=Ownership(store=store, now=now),
+        claims=Claims(store=store, checker=checker or NetworkProofChecker(),
+                      publishing=publishing, access=access, now=now,
+                      self_service=self_service),
+        engine=engine, resolver=resolver,
         keywords=keywords, vectors=vectors, learned=learned, embedder=embedder,
         callback_secret=callback_secret,
     )

@@ -13,6 +13,8 @@ from typing import Any
 __all__ = [
     "BadRequest",
     "CapgraphError",
+    "ClaimExpired",
+    "ClaimFailed",
     "Conflict",
     "EmbedderUnavailable",
     "Finding",
@@ -20,10 +22,12 @@ __all__ = [
     "InvalidPassport",
     "LogInconsistent",
     "NotFound",
+    "NotOwner",
     "ParseError",
     "PayloadTooLarge",
     "ProofInvalid",
     "RateLimited",
+    "SelfServiceDisabled",
     "SignatureInvalid",
     "StorageError",
     "TokenInvalid",
@@ -202,3 +206,36 @@ class EmbedderUnavailable(CapgraphError):
 
     code = "embedder-unavailable"
     title = "Embedding model unavailable"
+
+
+class NotOwner(CapgraphError):
+    """The artifact belongs to another publisher: only its owner and maintainers may write it."""
+
+    code = "not-owner"
+    title = "Not the owner"
+
+
+class SelfServiceDisabled(CapgraphError):
+    """The operator has turned off publisher keys by domain proof."""
+
+    code = "self-service-disabled"
+    title = "Self-service keys are off"
+
+
+class ClaimFailed(CapgraphError):
+    """A claim's proof was not found: ``looked_up`` says where, ``found`` what was there."""
+
+    code = "claim-failed"
+    title = "Claim proof not found"
+
+    def __init__(self, message: str, *, looked_up: str, found: str) -> None:
+        super().__init__(message, looked_up=looked_up, found=found)
+        self.looked_up = looked_up
+        self.found = found
+
+
+class ClaimExpired(CapgraphError):
+    """A claim was not verified before it expired; start a new one."""
+
+    code = "claim-expired"
+    title = "Claim expired"

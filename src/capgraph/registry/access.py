@@ -9,7 +9,7 @@ from datetime import datetime
 
 from capgraph.core.compose import iso_ms
 from capgraph.errors import NotFound, Unauthorized
-from capgraph.ports import ApiKeyRecord, Store
+from capgraph.ports import ApiKeyRecord, PublisherRecord, Store
 
 __all__ = ["Access", "secret_hash"]
 
@@ -23,14 +23,42 @@ class Access:
         self._store = store
         self._now = now
 
-    def create(self, name: str) -> tuple[str, str]:
-        """A new API key: returns (key id, secret)."""
+    def create(self, name: str, *, publisher: str | None = None) -> tuple[str, str]:
+        """A new API key: returns (key id, secret). It acts for ``publisher`` (an id, or the
+        name of exactly one publisher), or for a new publisher named ``name``."""
+        return self._create(name, publisher=publisher)[1:]
+
+    def create_for_domain(self, domain: str) -> tuple[str, str, str]:
+        """A new publisher that proved ``domain``, and its first key: (publisher id, key id,
+        secret)."""
+        return self._create(domain, domain=domain)
+
+    def _create(self, name: str, *, publisher: str | None = None, domain: str | None = None
+                ) -> tuple[str, str, str]:
         key_id = "key_" + secrets.token_hex(6)
         secret = "cg_" + secrets.token_urlsafe(32)
-        record = ApiKeyRecord(key_id, name, iso_ms(self._now()), revoked=False)
+        now = iso_ms(self._now())
         with self._store.write() as tx:
-            tx.add_api_key(record, secret_hash(secret))
-        return key_id, secret
+            if publisher is None:
+                publisher_id = "pub_" + secrets.token_hex(6)
+                tx.add_publisher(PublisherRecord(publisher_id, name, now, domain))
+            else:
+                publisher_id = self._publisher_id(publisher)
+            tx.add_api_key(ApiKeyRecord(key_id, name, now, revoked=False,
+                                        publisher_id=publisher_id), secret_hash(secret))
+        return publisher_id, key_id, secret
+
+    def _publisher_id(self, wanted: str) -> str:
+        if self._store.publisher(wanted) is not None:
+            return wanted
+        named = [p for p in self._store.publishers() if p.name == wanted]
+        if len(named) != 1:
+            raise NotFound(f"no publisher {wanted!r}" if not named else
+                           f"{len(named)} publishers are named {wanted!r}: give its id")
+        return named[0].publisher_id
+
+    def publishers(self) -> list[PublisherRecord]:
+        return self._store.publishers()
 
     def keys(self) -> list[ApiKeyRecord]:
         return self._store.api_keys()

@@ -9,10 +9,23 @@ from typing import Any
 from capgraph.core.checkpoint import Checkpoint, NoteVerifier
 from capgraph.core.outcomes import Outcomes
 from capgraph.core.signing import SigningKey
-from capgraph.ports import ApiKeyRecord, ArtifactSummary, Embedder, KeyRing, Store, StoredVersion
+from capgraph.errors import NotFound
+from capgraph.ports import (
+    ApiKeyRecord,
+    ArtifactSummary,
+    ClaimRecord,
+    Embedder,
+    KeyRing,
+    OwnershipRecord,
+    PublisherRecord,
+    Store,
+    StoredVersion,
+)
 from capgraph.registry.access import Access
+from capgraph.registry.claims import Claims, ClaimStarted, DomainKey
 from capgraph.registry.discovery import Discovery, IndexStatus
 from capgraph.registry.feedback import FeedbackResult, Reporting
+from capgraph.registry.ownership import Ownership
 from capgraph.registry.publishing import Publishing, PublishResult, ValidationReport
 from capgraph.registry.reading import Reading
 from capgraph.registry.translog import TransparencyLog
@@ -33,7 +46,8 @@ class Registry:
 
     def __init__(self, *, store: Store, keys: KeyRing, public_url: str, log: TransparencyLog,
                  reading: Reading, publishing: Publishing, reporting: Reporting,
-                 discovery: Discovery, trust: Trust, access: Access, engine: SearchEngine,
+                 discovery: Discovery, trust: Trust, access: Access, ownership: Ownership,
+                 claims: Claims, engine: SearchEngine,
                  resolver: Resolver, keywords: KeywordIndex, vectors: VectorIndex | None,
                  learned: LearnedIndex | None, embedder: Embedder | None,
                  callback_secret: Callable[[], bytes]) -> None:
@@ -54,17 +68,70 @@ class Registry:
         self._discovery = discovery
         self._trust = trust
         self._access = access
+        self._ownership = ownership
+        self._claims = claims
 
     # -- publishing ---------------------------------------------------------------------------
     def validate(self, text: str | bytes, *, hint: str | None = None) -> ValidationReport:
         return self._publishing.validate(text, hint=hint)
 
-    def publish(self, text: str | bytes, *, hint: str | None = None) -> PublishResult:
-        return self._publishing.publish(text, hint=hint)
+    def publish(self, text: str | bytes, *, hint: str | None = None,
+                publisher_id: str | None = None) -> PublishResult:
+        """``publisher_id`` None: the operator (CLI), who may write any artifact."""
+        return self._publishing.publish(text, hint=hint, publisher_id=publisher_id)
 
-    def import_passport(self, document: Mapping[str, Any], *, summary: str | None = None
-                        ) -> PublishResult:
-        return self._publishing.import_passport(document, summary=summary)
+    def import_passport(self, document: Mapping[str, Any], *, summary: str | None = None,
+                        publisher_id: str | None = None) -> PublishResult:
+        return self._publishing.import_passport(document, summary=summary,
+                                                publisher_id=publisher_id)
+
+    # -- ownership and claims -----------------------------------------------------------------
+    def ownership(self, slug: str) -> OwnershipRecord | None:
+        return self._ownership.of(slug)
+
+    def add_maintainer(self, slug: str, publisher_id: str, *, actor: str | None
+                       ) -> OwnershipRecord:
+        return self._ownership.add_maintainer(slug, publisher_id, actor=actor)
+
+    def remove_maintainer(self, slug: str, publisher_id: str, *, actor: str | None
+                          ) -> OwnershipRecord:
+        return self._ownership.remove_maintainer(slug, publisher_id, actor=actor)
+
+    def transfer(self, slug: str, publisher_id: str, *, actor: str | None) -> OwnershipRecord:
+        """A new owner (``actor`` None: the operator's reassignment). A verification stays
+        with who proved it: the passport is re-issued unverified when there was one."""
+        before = self._ownership.of(slug)
+        after = self._ownership.transfer(slug, publisher_id, actor=actor)
+        if before is not None and before.verification is not None:
+            self._publishing.reissue_verification(slug, None)
+        return after
+
+    def start_claim(self, slug: str, method: str, *, publisher_id: str) -> ClaimStarted:
+        return self._claims.start(slug, method, publisher_id=publisher_id)
+
+    def start_domain_claim(self, domain: str, method: str) -> ClaimStarted:
+        return self._claims.start_domain(domain, method)
+
+    def claim(self, claim_id: str) -> ClaimRecord:
+        found = self.store.claim(claim_id)
+        if found is None:
+            raise NotFound(f"no claim {claim_id!r}")
+        return found
+
+    def verify_claim(self, claim_id: str, *, publisher_id: str) -> OwnershipRecord:
+        return self._claims.verify(claim_id, publisher_id=publisher_id)
+
+    def verify_domain_claim(self, claim_id: str) -> DomainKey:
+        return self._claims.verify_domain(claim_id)
+
+    def recheck_claims(self) -> list[tuple[str, bool]]:
+        return self._claims.recheck()
+
+    def publisher(self, publisher_id: str) -> PublisherRecord | None:
+        return self.store.publisher(publisher_id)
+
+    def publishers(self) -> list[PublisherRecord]:
+        return self._access.publishers()
 
     # -- reading ------------------------------------------------------------------------------
     def passport(self, slug: str, *, version: int | None = None) -> StoredVersion:
@@ -164,8 +231,8 @@ class Registry:
         self._trust.revoke_signing_key(kid)
 
     # -- API keys -----------------------------------------------------------------------------
-    def create_api_key(self, name: str) -> tuple[str, str]:
-        return self._access.create(name)
+    def create_api_key(self, name: str, *, publisher: str | None = None) -> tuple[str, str]:
+        return self._access.create(name, publisher=publisher)
 
     def api_keys(self) -> list[ApiKeyRecord]:
         return self._access.keys()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,9 +17,16 @@ from capgraph.core.manifest import Manifest, parse_manifest_text
 from capgraph.core.outcomes import apply_outcomes
 from capgraph.core.passport import Passport, PassportBody
 from capgraph.core.validation import validate_manifest
+from capgraph.core.verification import (
+    VERIFICATION_PROVENANCE_KEYS,
+    Verification,
+    apply_verification,
+    verification_provenance,
+)
 from capgraph.errors import Finding, InvalidManifest, InvalidPassport
-from capgraph.ports import KeyRing, Store, StoredVersion, WriteTransaction
-from capgraph.registry.indexing import Indexer, Vectors
+from capgraph.ports import KeyRing, OwnershipRecord, Store, StoredVersion, WriteTransaction
+from capgraph.registry.indexing import Indexer, Vectors, summary_of
+from capgraph.registry.ownership import admit_writer
 from capgraph.registry.versions import NewVersion, append_version
 from capgraph.search.cards import card_json
 from capgraph.search.documents import documents_for
@@ -56,6 +64,16 @@ class PublishResult:
         return [f for f in self.findings if f.severity == "warning"]
 
 
+class _Checked(Exception):
+    """Raised inside a write transaction to roll it back after a check passed."""
+
+
+def _verification(owned: OwnershipRecord | None) -> Verification | None:
+    if owned is None or owned.verification is None:
+        return None
+    return Verification.from_json(owned.verification)
+
+
 def content_hash(data: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical_bytes(data)).hexdigest()
 
@@ -79,18 +97,22 @@ class Publishing:
         _, findings = validate_manifest(parse_manifest_text(text, hint=hint))
         return ValidationReport(findings)
 
-    def publish(self, text: str | bytes, *, hint: str | None = None) -> PublishResult:
-        """Validate a manifest and store it as a new signed passport version.
+    def publish(self, text: str | bytes, *, hint: str | None = None,
+                publisher_id: str | None = None) -> PublishResult:
+        """Validate a manifest and store it as a new signed passport version, for
+        ``publisher_id`` (None: the operator; see ``registry/ownership.py``).
 
         Publishing content identical to the latest version stores nothing and returns it.
-        Raises ``ParseError`` or ``InvalidManifest``; nothing is written on any error.
+        Raises ``ParseError``, ``InvalidManifest`` or ``NotOwner``; nothing is written on
+        any error.
         """
         manifest, findings = validate_manifest(parse_manifest_text(text, hint=hint))
         if manifest is None:
             raise InvalidManifest(findings)
-        return self._publish_manifest(manifest, findings)
+        return self._publish_manifest(manifest, findings, publisher_id)
 
-    def _publish_manifest(self, manifest: Manifest, findings: list[Finding]) -> PublishResult:
+    def _publish_manifest(self, manifest: Manifest, findings: list[Finding],
+                          publisher_id: str | None) -> PublishResult:
         slug = manifest.artifact.slug
         digest = content_hash(manifest.raw)
         integrations = [s for s in manifest.artifact.integrations if s != slug]
@@ -98,6 +120,7 @@ class Publishing:
         references_in = self._store.references_to(slug)
         summary = manifest.artifact.description
         current = self._store.latest(slug)
+        self._check_writer(slug, publisher_id, manifest.url)
         if current is not None and current.content_hash == digest:
             return PublishResult(current, False, findings)
         # Embed outside the write transaction (tens of milliseconds): the texts do not depend
@@ -108,13 +131,17 @@ class Publishing:
 
         def build(tx: WriteTransaction, latest: StoredVersion | None, number: int
                   ) -> NewVersion | None:
+            now = self._now()
+            owned = admit_writer(tx, slug, publisher_id, exists=latest is not None,
+                                 url=manifest.url, at=iso_ms(now))
             if latest is not None and latest.content_hash == digest:
                 return None
-            now = self._now()
+            verification = _verification(owned)
             composed = compose_body(
                 manifest, now=now, public_url=self._public_url,
                 numbers=latest.capability_numbers if latest else None,
                 references_in=references_in, references_out=references_out,
+                verification=verification,
             )
             body = composed.body.to_json()
             evidence = aggregate(tx.counted_feedback(slug))
@@ -123,14 +150,15 @@ class Publishing:
             return self.sign(
                 body=body, number=number, now=now, content_hash=digest,
                 source_kind="manifest", source=canonical_bytes(manifest.raw).decode(),
-                provenance=composed.provenance, numbers=composed.capability_numbers,
+                provenance={**composed.provenance, **verification_provenance(verification)},
+                numbers=composed.capability_numbers,
                 integrations=integrations, summary=summary, vectors=vectors,
             )
 
         return self._append(slug, build, findings)
 
-    def import_passport(self, document: Mapping[str, Any], *, summary: str | None = None
-                        ) -> PublishResult:
+    def import_passport(self, document: Mapping[str, Any], *, summary: str | None = None,
+                        publisher_id: str | None = None) -> PublishResult:
         """Store a passport from another registry (an envelope or a bare ``passport`` object).
 
         Its components are kept and its score recomputed from them (PROTOCOL.md B.5); it is
@@ -153,12 +181,16 @@ class Publishing:
             "trust.score": "derived",
         }
         current = self._store.latest(slug)
+        url = body["artifact"].get("url")
+        self._check_writer(slug, publisher_id, url)
         if current is not None and current.content_hash == digest:
             return PublishResult(current, False, [])
         vectors = self._indexer.embed(documents_for(body, summary=summary))
 
         def build(tx: WriteTransaction, latest: StoredVersion | None, number: int
                   ) -> NewVersion | None:
+            admit_writer(tx, slug, publisher_id, exists=latest is not None, url=url,
+                         at=iso_ms(self._now()))
             if latest is not None and latest.content_hash == digest:
                 return None
             return self.sign(
@@ -169,6 +201,52 @@ class Publishing:
             )
 
         return self._append(slug, build, [])
+
+    def _check_writer(self, slug: str, publisher_id: str | None, url: str | None) -> None:
+        """Refuse a writer early, before any embedding; the write transaction checks again."""
+        owned = self._store.ownership(slug)
+        if publisher_id is None or (owned is None and self._store.latest(slug) is None):
+            return
+        try:
+            with self._store.write() as tx:
+                admit_writer(tx, slug, publisher_id, exists=True, url=url, at="")
+                raise _Checked  # roll back whatever admitting a writer would have written
+        except _Checked:
+            pass
+
+    def reissue_verification(self, slug: str, verification: Verification | None
+                             ) -> StoredVersion:
+        """Sign a new version of ``slug`` with ``verification`` (None: unverified), when it
+        changes the body."""
+        def build(tx: WriteTransaction, latest: StoredVersion | None, number: int
+                  ) -> NewVersion | None:
+            if latest is None:
+                return None
+            old = json.loads(latest.passport)
+            community = None  # an import keeps its adoption as imported
+            if latest.source_kind == "manifest":
+                manifest, _ = validate_manifest(json.loads(latest.source))
+                community = manifest.community if manifest is not None else None
+            body = apply_verification(old["unfragile"], verification,
+                                      manifest_community=community)
+            if body == old["unfragile"]:
+                return None
+            provenance = {k: v for k, v in old.get("provenance", {}).items()
+                          if k not in VERIFICATION_PROVENANCE_KEYS}
+            provenance.update(verification_provenance(verification))
+            source = json.loads(latest.source) if latest.source_kind == "manifest" else {}
+            return self.sign(
+                body=body, number=number, now=self._now(), content_hash=latest.content_hash,
+                source_kind=latest.source_kind, source=latest.source, provenance=provenance,
+                numbers=latest.capability_numbers,
+                integrations=list(source.get("artifact", {}).get("integrations", [])),
+                summary=summary_of(latest.source_kind, latest.source), keep_vectors=True,
+            )
+
+        stored, created = append_version(self._store, slug, build)
+        if created:
+            self._after_write(slug)
+        return stored
 
     def _append(self, slug: str, build: Any, findings: list[Finding]) -> PublishResult:
         stored, created = append_version(self._store, slug, build)
