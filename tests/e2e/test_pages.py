@@ -188,8 +188,9 @@ def test_docs_list_every_api_endpoint(site: Server) -> None:
 
 def test_submit_explains_claiming(site: Server) -> None:
     text = get(site, "/submit?claim=aider").text
-    assert "Claim Aider" in text and "coming soon" in text
-    assert "DNS TXT" in text
+    assert "Claim Aider" in text and "coming soon" not in text
+    assert "DNS TXT" in text and "_unfragile.aider.chat" in text
+    assert "capgraph keys create --name me" in text and "/api/v1/claims" in text
     unknown = get(site, "/submit?claim=not-listed")
     assert unknown.status_code == 200 and "is not in the registry yet" in unknown.text
 

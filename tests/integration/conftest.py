@@ -38,7 +38,8 @@ KNOWN_CODES = {
     "bad-request", "parse-error", "unauthorized", "not-found", "method-not-allowed", "conflict",
     "payload-too-large", "invalid-manifest", "invalid-passport", "signature-invalid",
     "unknown-key", "http-error", "token-invalid", "rate-limited", "storage-error",
-    "embedder-unavailable", "proof-invalid", "log-inconsistent",
+    "embedder-unavailable", "proof-invalid", "log-inconsistent", "not-owner",
+    "self-service-disabled", "claim-failed", "claim-expired",
 }  # fmt: skip
 
 _DESCRIPTION = (

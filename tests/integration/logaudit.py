@@ -94,6 +94,17 @@ class Audit:
     entries: list[bytes]
     slugs: dict[str, int]
     """Every artifact with its number of versions."""
+    ownership: list[dict[str, Any]]
+    """The ownership entries (docs/OWNERSHIP.md), in log order."""
+
+    @property
+    def owner_set(self) -> dict[str, int]:
+        """How many `owner-set` entries each slug has."""
+        counts: dict[str, int] = {}
+        for entry in self.ownership:
+            if entry["event"] == "owner-set":
+                counts[entry["slug"]] = counts.get(entry["slug"], 0) + 1
+        return counts
 
 
 def audit(client: httpx.Client, verifier: NoteVerifier) -> Audit:
@@ -124,13 +135,27 @@ def audit(client: httpx.Client, verifier: NoteVerifier) -> Audit:
             note_head = parse_checkpoint(envelope["_log"]["checkpoint"], verifier)
             translog.verify_inclusion(index, note_head.size, leaf(data[index]), proof,
                                       note_head.root)
-    assert seen == set(range(head.size)), "log entries and versions differ"
-    return Audit(head, data, slugs)
+    ownership = {i for i, d in enumerate(data) if ownership_entry(d) is not None}
+    assert not seen & ownership, "a version's log index holds an ownership entry"
+    assert seen | ownership == set(range(head.size)), "log entries and versions differ"
+    return Audit(head, data, slugs, [e for d in data if (e := ownership_entry(d)) is not None])
+
+
+def ownership_entry(data: bytes) -> dict[str, Any] | None:
+    """The entry as an ownership change (docs/OWNERSHIP.md), or None for a passport entry."""
+    entry = json.loads(data)
+    if entry.get("kind") != "ownership":
+        return None
+    assert data == canonical_bytes(entry)
+    assert set(entry) == {"kind", "event", "slug", "owner", "maintainers", "verification",
+                          "by", "at"}, entry
+    return dict(entry)
 
 
 def audit_database(path: Path) -> int:
-    """The SQLite tables agree: leaves 0..n-1 with no gap, one version per leaf and one leaf
-    per version, every stored node equal to the MTH of the leaves it covers. Returns n."""
+    """The SQLite tables agree: leaves 0..n-1 with no gap, one leaf per version and every
+    other leaf an ownership entry, every stored node equal to the MTH of the leaves it covers.
+    Returns n."""
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         leaves = [bytes(r[1]) for r in conn.execute(
@@ -139,7 +164,8 @@ def audit_database(path: Path) -> int:
         n = len(leaves)
         assert indexes == list(range(n))
         versions = sorted(r[0] for r in conn.execute("SELECT log_index FROM versions"))
-        assert versions == list(range(n))
+        others = [i for i in range(n) if ownership_entry(leaves[i]) is not None]
+        assert sorted(versions + others) == list(range(n))
         for index, passport in conn.execute("SELECT log_index, passport FROM versions"):
             assert leaves[index] == canonical_bytes(json.loads(passport))
         hashes = [leaf(d) for d in leaves]

@@ -93,7 +93,10 @@ def test_sigkill_mid_burst_loses_no_acknowledged_publish_and_leaves_no_torn_entr
 
     with running_server(data) as (srv, _), client_for(srv.url) as client:
         result = audit(client, verifier)
-        assert result.head.size == size == sum(result.slugs.values())
+        assert result.head.size == size == sum(result.slugs.values()) + len(result.ownership)
+        # every artifact's first publish set its owner in the same transaction: no owner-set
+        # entry without its version, nor the other way round
+        assert result.owner_set == {slug: 1 for slug in result.slugs}
         published = set(result.slugs)
         assert acknowledged <= published, f"lost: {sorted(acknowledged - published)}"
         assert published <= acknowledged | in_flight
@@ -111,5 +114,5 @@ def test_sigkill_mid_burst_loses_no_acknowledged_publish_and_leaves_no_torn_entr
         response = client.post("/api/v1/artifacts", headers=burst.headers,
                                content=demo_manifest("crash-after-restart"))
         assert response.status_code == 201
-        assert checkpoint(client, verifier).size == size + 1
-    assert audit_database(data / "capgraph.db") == size + 1
+        assert checkpoint(client, verifier).size == size + 2  # owner-set and version
+    assert audit_database(data / "capgraph.db") == size + 2

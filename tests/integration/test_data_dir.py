@@ -105,7 +105,7 @@ def test_every_command_uses_capgraph_data_dir_and_never_prints_the_key(
 
     def cli(*args: str, check: bool = True) -> CliResult:
         result = invoke(data, *args, check=check, env=env)
-        ran.add(" ".join(args[:2]) if args[0] in ("keys", "index") else args[0])
+        ran.add(" ".join(args[:2]) if args[0] in ("keys", "index", "owners", "claims") else args[0])
         outputs.extend([result.stdout, result.stderr])
         return result
 
@@ -121,6 +121,19 @@ def test_every_command_uses_capgraph_data_dir_and_never_prints_the_key(
     (tmp_path / "p.json").write_text(json.dumps(envelope))
     assert "rank" in cli("versions", "env-widget").stdout
     assert "valid" in cli("verify", str(tmp_path / "p.json")).stdout  # keys from the data dir
+    # Ownership lives in the same database. The operator's own publish set no owner.
+    cli("keys", "create", "--name", "other")
+    rows = [line.split("\t") for line in cli("owners", "publishers").stdout.splitlines()]
+    publishers = {row[1]: row[0] for row in rows}  # name -> id
+    mine, other = publishers["env"], publishers["other"]
+    assert "no owner" in cli("owners", "show", "env-widget").stdout
+    cli("owners", "reassign", "env-widget", mine)
+    assert cli("owners", "show", "env-widget").stdout.strip() == f"env-widget: owner {mine}"
+    cli("owners", "add-maintainer", "env-widget", other)
+    assert f"maintainer {other}" in cli("owners", "show", "env-widget").stdout
+    cli("owners", "remove-maintainer", "env-widget", other)
+    assert other not in cli("owners", "show", "env-widget").stdout
+    assert "no verified artifacts" in cli("claims", "recheck").stdout
     assert "(env-widget, api)" in cli("search", "postcode", "lookup").stdout
     assert "(env-widget): postcode lookup" in cli("resolve", "look up a postcode").stdout
     assert " new, " in cli("demo").stdout

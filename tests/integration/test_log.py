@@ -64,8 +64,10 @@ def test_every_version_is_one_entry_and_the_root_is_the_mth_of_the_entries(
         http: httpx.Client, published: list[str], server: Server) -> None:
     verifier = verifier_of(http)
     result = audit(http, verifier)
-    assert result.head.size == sum(result.slugs.values()) >= 6
+    # one entry per version, and one `owner-set` entry per artifact (its first publish)
+    assert result.head.size == sum(result.slugs.values()) + len(result.ownership) >= 11
     assert result.slugs[published[0]] == 2
+    assert result.owner_set == {slug: 1 for slug in result.slugs}
     assert audit_database(server.data_dir / "capgraph.db") == result.head.size
 
 
@@ -203,11 +205,12 @@ def test_monitor_pins_the_key_and_follows_a_growing_log(
     assert code == 0 and "pinned verifier key" in out
     first = json.loads(state.read_text())
     assert first["verifierKey"] == verifier_of(http).encode()
-    publish(http, api_key, "log-monitor-grows")
+    publish(http, api_key, "log-monitor-grows")  # a new slug: its owner-set and its version
+    grown = first["size"] + 2
     code, out = monitor(state, server.url)
-    assert code == 0 and f"consistent, size {first['size']} -> {first['size'] + 1}" in out
+    assert code == 0 and f"consistent, size {first['size']} -> {grown}" in out
     code, out = monitor(state, server.url)
-    assert code == 0 and f"size {first['size'] + 1} -> {first['size'] + 1}" in out
+    assert code == 0 and f"size {grown} -> {grown}" in out
 
 
 @dataclass
@@ -221,7 +224,8 @@ class Honest:
 
 @pytest.fixture(scope="module")
 def honest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Honest]:
-    """A stopped registry with six log entries that a monitor has seen."""
+    """A stopped registry with twelve log entries that a monitor has seen: six artifacts, each
+    an `owner-set` entry followed by its first version."""
     root = tmp_path_factory.mktemp("honest")
     data = root / "data"
     key = invoke(data, "keys", "create", "--name", "tamper").stdout.strip()
@@ -231,7 +235,7 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Honest]:
         state = root / "state.json"
         code, out = monitor(state, srv.url)
         assert code == 0, out
-        seen = entries(client, 6)
+        seen = entries(client, 12)
     yield Honest(data, state.read_text(), key, seen)
 
 
@@ -258,13 +262,13 @@ def test_monitor_is_quiet_when_an_untouched_log_restarts(
     with running_server(data) as (srv, _), client_for(srv.url) as client:
         publish(client, honest.key, "honest-after-restart")
         code, out = monitor(state, srv.url)
-    assert code == 0 and "consistent, size 6 -> 7" in out, out
+    assert code == 0 and "consistent, size 12 -> 14" in out, out
 
 
 def test_monitor_catches_an_early_entry_rewritten_with_every_node_recomputed(
         honest: Honest, copy: tuple[Path, Path]) -> None:
     data, state = copy
-    forged = json.loads(honest.entries[1])
+    forged = json.loads(honest.entries[1])  # honest-0's passport (entry 0 is its owner-set)
     forged["unfragile"]["trust"]["score"] = 99
     rewrite_entry(data / "capgraph.db", 1, canonical_bytes(forged))
     with running_server(data) as (srv, _), client_for(srv.url) as client:
@@ -272,7 +276,7 @@ def test_monitor_catches_an_early_entry_rewritten_with_every_node_recomputed(
         # real key, same size; only its history differs from what the monitor saw.
         head = checkpoint(client, verifier_of(client))
         served = entries(client, head.size)
-        assert head.size == 6 and served[1] != honest.entries[1]
+        assert head.size == 12 and served[1] != honest.entries[1]
         assert mth([leaf(d) for d in served]) == head.root
         assert_alarm(state, srv.url, honest, why="same tree size with a different root")
         # and once the log has grown past the rewrite, the consistency proof gives it away
@@ -286,7 +290,7 @@ def test_monitor_catches_a_truncated_log(honest: Honest, copy: tuple[Path, Path]
     truncate(data / "capgraph.db", 4)
     assert audit_database(data / "capgraph.db") == 4
     with running_server(data) as (srv, _):
-        assert_alarm(state, srv.url, honest, why="shrank from 6 to 4")
+        assert_alarm(state, srv.url, honest, why="shrank from 12 to 4")
 
 
 def test_monitor_catches_a_checkpoint_signed_with_a_different_key(

@@ -24,6 +24,7 @@ from capgraph.storage.memory import MemoryStore
 from tests.conftest import FIXED_NOW
 from tests.searchkit import embedder
 from tests.unit.factories import capability, long_text, manifest, to_yaml
+from tests.wire import ProofEverywhere, verify_builder
 
 
 def _manifest(slug: str, caps: list[dict[str, Any]], **artifact: Any) -> dict[str, Any]:
@@ -211,7 +212,8 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     registry = assemble_registry(store=MemoryStore(),
                                  keys=FileKeyStore(tmp_path_factory.mktemp("k")),
                                  registry_name="capgraph-test", public_url="http://registry.test",
-                                 clock=lambda: FIXED_NOW, embedder=embedder())
+                                 clock=lambda: FIXED_NOW, embedder=embedder(),
+                                 checker=ProofEverywhere())
     caps = CORPUS[3]["capabilities"]
     famous = _manifest("famous-pixels", CORPUS[2]["capabilities"])
     for data in (_manifest("obscure-weather", caps), famous,
@@ -219,6 +221,8 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         if data["artifact"]["slug"] != "obscure-weather":
             data["community"] = {"stars": 200_000, "weekly_downloads": 5_000_000}
         registry.publish(to_yaml(data))
+        if "community" in data:  # declared adoption counts for verified builders only
+            verify_builder(registry, data["artifact"]["slug"])
     yield registry
     registry.store.close()
 

@@ -21,6 +21,7 @@ import click
 from capgraph.bootstrap import build_registry
 from capgraph.cli.evaluate import eval_command
 from capgraph.cli.monitor import log_group
+from capgraph.cli.owners import claims_group, owners_group
 from capgraph.config import Settings
 from capgraph.core.manifest import parse_manifest_text
 from capgraph.core.offline import verify_envelope
@@ -147,6 +148,9 @@ def serve(obj: _Context, host: str | None, port: int | None, workers: int | None
         "capgraph.http.server:make_app", factory=True, host=settings.host, port=settings.port,
         workers=settings.workers, log_level=settings.log_level, access_log=False,
         server_header=False,
+        # The client is always the TCP peer: forwarding headers are read by the app, and only
+        # from CAPGRAPH_TRUSTED_PROXIES (http/clients.py); uvicorn would believe 127.0.0.1.
+        proxy_headers=False, forwarded_allow_ips="",
     )
 
 
@@ -267,10 +271,12 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--name", default="default", help="A label for the key.")
+@click.option("--publisher", default=None,
+              help="Add the key to this publisher (id or name); default: a new publisher.")
 @click.pass_obj
-def keys_create(obj: _Context, name: str) -> None:
+def keys_create(obj: _Context, name: str, publisher: str | None) -> None:
     """Create an API key for writes. The secret is printed once and stored only as a hash."""
-    key_id, secret = obj.registry().create_api_key(name)
+    key_id, secret = obj.registry().create_api_key(name, publisher=publisher)
     click.echo(f"# {key_id} ({name}): keep the secret below; it is not shown again", err=True)
     click.echo(secret)
 
@@ -281,7 +287,8 @@ def keys_list(obj: _Context) -> None:
     """List API keys (never their secrets)."""
     for record in obj.registry().api_keys():
         state = "revoked" if record.revoked else "active"
-        click.echo(f"{record.key_id}\t{record.name}\t{record.created_at}\t{state}")
+        click.echo(f"{record.key_id}\t{record.name}\t{record.created_at}\t{state}\t"
+                   f"{record.publisher_id}")
 
 
 @keys.command("revoke")
@@ -407,6 +414,8 @@ def index_status(obj: _Context) -> None:
     click.echo(f"vectors   {status.vectors} ({status.model})")
 
 
+cli.add_command(owners_group)
+cli.add_command(claims_group)
 cli.add_command(eval_command)
 cli.add_command(log_group)
 

@@ -10,11 +10,13 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from capgraph.config import Settings
 from capgraph.core import scoring
 from capgraph.core.manifest import parse_manifest_text
 from capgraph.core.risk import RISK_POSTURES
 from capgraph.core.taxonomy import ARTIFACT_TYPES
 from capgraph.errors import BadRequest
+from capgraph.http.clients import client_address, trusted_set
 from capgraph.http.deps import ApiKey, BaseUrl, RegistryDep, api_secret, body_hint
 from capgraph.http.shapes import (
     feedback_json,
@@ -102,7 +104,7 @@ def list_artifacts(
 async def publish(request: Request, registry: RegistryDep, key: ApiKey, base: BaseUrl
                   ) -> Response:
     result = await run_in_threadpool(registry.publish, await request.body(),
-                                     hint=body_hint(request))
+                                     hint=body_hint(request), publisher_id=key.publisher_id)
     location = f"{base}/api/v1/artifacts/{result.stored.slug}/versions/{result.stored.version}"
     return _json(publish_json(result), 201 if result.created else 200, {"Location": location})
 
@@ -110,7 +112,8 @@ async def publish(request: Request, registry: RegistryDep, key: ApiKey, base: Ba
 @router.post("/import", tags=["artifacts"], summary="Import a passport (API key required)",
              openapi_extra=_JSON_BODY)
 async def import_passport(request: Request, registry: RegistryDep, key: ApiKey) -> Response:
-    result = await run_in_threadpool(registry.import_passport, await _json_body(request))
+    result = await run_in_threadpool(registry.import_passport, await _json_body(request),
+                                     publisher_id=key.publisher_id)
     return _json(publish_json(result), 201 if result.created else 200)
 
 
@@ -295,9 +298,11 @@ async def feedback(request: Request, registry: RegistryDep) -> Response:
 
 def client_of(request: Request, registry: Registry) -> tuple[str, ...]:
     """Who is reporting: the API key when one is valid, else a salted hash of the address
-    (today's, then yesterday's while its salt is kept: ``Registry.client_ids``)."""
+    (today's, then yesterday's while its salt is kept: ``Registry.client_ids``). The address
+    is the peer's, or the forwarded one when the peer is a trusted proxy (http/clients.py)."""
     secret = api_secret(request.headers)
     if secret:
         return ("key:" + registry.authenticate(secret).key_id,)
-    host = request.client.host if request.client else "unknown"
-    return registry.client_ids(host)
+    settings: Settings = request.app.state.settings
+    trusted = trusted_set(settings.trusted_proxy_addresses)
+    return registry.client_ids(client_address(request.scope, trusted))

@@ -15,8 +15,10 @@ from capgraph.config import Settings
 from capgraph.errors import CapgraphError
 from capgraph.http.api import feedback_router, router
 from capgraph.http.asgi import BodyLimit, PassportFastPath
+from capgraph.http.ownership_api import ownership_router
 from capgraph.http.problems import PROBLEM_TYPE, headers_for, problem_body, problem_for
 from capgraph.http.ratelimit import RateLimit
+from capgraph.http.recheck import recheck_lifespan
 from capgraph.http.web import web_router
 from capgraph.registry import Registry
 
@@ -38,11 +40,13 @@ def create_app(registry: Registry, settings: Settings) -> Any:
         openapi_url="/api/v1/openapi.json",
         docs_url=None,  # the interactive docs load scripts from a CDN; /docs is our own page
         redoc_url=None,
+        lifespan=recheck_lifespan(registry.recheck_claims, settings.claim_recheck_hours),
     )
     app.state.registry = registry
     app.state.settings = settings
     app.include_router(router)
     app.include_router(feedback_router)
+    app.include_router(ownership_router)
     app.include_router(web_router())  # last: its /{slug} artifact page is a catch-all
 
     @app.exception_handler(CapgraphError)
@@ -80,4 +84,5 @@ def create_app(registry: Registry, settings: Settings) -> Any:
     fast = PassportFastPath(app, registry=registry)
     limited = BodyLimit(fast, max_bytes=settings.max_body_bytes)
     return RateLimit(limited, registry=registry, anonymous=settings.rate_limit_anonymous,
-                     keyed=settings.rate_limit_key, processes=settings.workers)
+                     keyed=settings.rate_limit_key, processes=settings.workers,
+                     trusted_proxies=settings.trusted_proxy_addresses)

@@ -9,16 +9,20 @@ from typing import Any
 from capgraph.errors import (
     BadRequest,
     CapgraphError,
+    ClaimExpired,
+    ClaimFailed,
     Conflict,
     EmbedderUnavailable,
     InvalidManifest,
     InvalidPassport,
     LogInconsistent,
     NotFound,
+    NotOwner,
     ParseError,
     PayloadTooLarge,
     ProofInvalid,
     RateLimited,
+    SelfServiceDisabled,
     SignatureInvalid,
     StorageError,
     TokenInvalid,
@@ -36,6 +40,10 @@ _STATUS: list[tuple[type[CapgraphError], int]] = [
     (ParseError, 400),
     (BadRequest, 400),
     (Unauthorized, 401),
+    (NotOwner, 403),
+    (SelfServiceDisabled, 403),
+    (ClaimExpired, 410),
+    (ClaimFailed, 422),
     (NotFound, 404),
     (Conflict, 409),
     (PayloadTooLarge, 413),
@@ -89,6 +97,8 @@ def problem_for(error: CapgraphError, *, instance: str | None = None) -> tuple[i
         }
     elif isinstance(error, SignatureInvalid):
         extra = {"reasons": error.reasons}
+    elif isinstance(error, ClaimFailed):
+        extra = {"lookedUp": error.looked_up, "found": error.found}
     elif isinstance(error, RateLimited):
         extra = {"retry_after": error.retry_after}
     return status, problem_body(

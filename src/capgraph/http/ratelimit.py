@@ -1,11 +1,13 @@
 """Per-client rate limits on every endpoint: a token bucket per client and process.
 
 A client is its API key when the request carries a valid one (``rate_limit_key`` requests a
-minute), else its address (``rate_limit_anonymous``). With N server processes each process
-allows 1/N of the limit: the kernel spreads connections over the processes, so the whole
-service allows about the configured rate. Over the limit: 429 problem+json with Retry-After.
-Addresses are only held in memory and never stored: a bucket idle for a minute is full again,
-so it is dropped at the next request (buckets are kept in order of last use).
+minute), else its address (``rate_limit_anonymous``): the TCP peer's, or the forwarded one
+when the peer is a trusted proxy (``client_address`` in http/clients.py). With N server
+processes each process allows 1/N of the limit: the kernel spreads connections over the
+processes, so the whole service allows about the configured rate. Over the limit: 429
+problem+json with Retry-After. Addresses are only held in memory and never stored: a bucket
+idle for a minute is full again, so it is dropped at the next request (buckets are kept in
+order of last use).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.datastructures import Headers
 
 from capgraph.errors import RateLimited, Unauthorized
+from capgraph.http.clients import client_address, trusted_set
 from capgraph.http.deps import api_secret
 from capgraph.http.problems import send_problem
 from capgraph.registry import Registry
@@ -40,11 +44,13 @@ class _Bucket:
 
 class RateLimit:
     def __init__(self, app: Any, *, registry: Registry, anonymous: int, keyed: int,
-                 processes: int = 1, clock: Any = time.monotonic) -> None:
+                 processes: int = 1, trusted_proxies: Iterable[str] = (),
+                 clock: Any = time.monotonic) -> None:
         self.app = app
         self.registry = registry
         self.anonymous = max(1.0, anonymous / processes)
         self.keyed = max(1.0, keyed / processes)
+        self.trusted = trusted_set(trusted_proxies)
         self._clock = clock
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()  # least recently used first
         self._keys: dict[str, tuple[bool, float]] = {}  # secret hash -> (valid, checked at)
@@ -70,8 +76,7 @@ class RateLimit:
             key = self._valid_key(secret, now)
             if key is not None:
                 return key, self.keyed
-        client = scope.get("client") or ("unknown", 0)
-        return "ip:" + str(client[0]), self.anonymous
+        return "ip:" + client_address(scope, self.trusted), self.anonymous
 
     def _take(self, client: str, capacity: float, now: float) -> float:
         """0 when the request may go, else seconds until it may."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from capgraph.errors import Finding
-from capgraph.ports import StoredVersion
+from capgraph.ports import ClaimRecord, OwnershipRecord, StoredVersion
 from capgraph.registry import FeedbackResult, PublishResult, ValidationReport, VerifyReport
 from capgraph.search.results import (
     Alternative,
@@ -18,7 +18,9 @@ from capgraph.search.results import (
 )
 
 __all__ = [
+    "claim_json",
     "feedback_json",
+    "ownership_json",
     "publish_json",
     "resolution_json",
     "search_json",
@@ -132,4 +134,31 @@ def resolution_json(result: Resolution, base_url: str) -> dict[str, Any]:
         out["message"] = "no confident match"
         out["matchConfidence"] = result.match_confidence
         out["alternatives"] = [_alternative(alt) for alt in result.alternatives]
+    return out
+
+
+def ownership_json(slug: str, record: OwnershipRecord | None) -> dict[str, Any]:
+    """Who owns an artifact (``owner`` null: nobody yet, it can be claimed)."""
+    return {
+        "slug": slug,
+        "owner": record.owner if record else None,
+        "maintainers": list(record.maintainers) if record else [],
+        "verified": bool(record and record.verification),
+        "verification": record.verification if record else None,
+        "updatedAt": record.updated_at if record else None,
+    }
+
+
+def claim_json(claim: ClaimRecord, instructions: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "claimId": claim.claim_id,
+        "kind": claim.kind,
+        "subject": claim.subject,
+        "method": claim.method,
+        "token": claim.token,
+        "status": claim.status,
+        "expiresAt": claim.expires_at,
+    }
+    if instructions is not None:
+        out["instructions"] = instructions
     return out

@@ -10,6 +10,7 @@ from capgraph.core import scoring
 from capgraph.core.passport import COMPONENTS
 from capgraph.core.quality import CHECKLIST
 from capgraph.core.taxonomy import ARTIFACT_TYPES
+from capgraph.core.verification import METHODS
 from capgraph.http.web.apidocs import Section, api_sections
 from capgraph.http.web.chart import COMPONENT_LABELS
 from capgraph.http.web.views import Page, Site
@@ -54,6 +55,9 @@ class MethodologyView:
     half_life: float
     match_prior: tuple[float, float]
     confidence_prior: tuple[float, float]
+    adoption_floor: float  # adoption with no counted signal, e.g. an unverified builder's
+    verification_methods: tuple[str, ...]
+    not_counted: str  # what the score breakdown says of uncounted declared adoption
 
     @property
     def checklist_total(self) -> int:
@@ -79,6 +83,9 @@ def methodology_view() -> MethodologyView:
         half_life=scoring.FRESHNESS_HALF_LIFE_DAYS,
         match_prior=scoring.MATCH_GRAPH_PRIOR,
         confidence_prior=scoring.CONFIDENCE_PRIOR,
+        adoption_floor=scoring.ADOPTION_FLOOR,
+        verification_methods=METHODS,
+        not_counted=scoring.NOT_COUNTED,
     )
 
 

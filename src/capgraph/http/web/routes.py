@@ -96,7 +96,8 @@ def _endpoint(template: str, build: Builder, *, markdown: bool) -> Callable[...,
         if isinstance(view, Redirect):
             target = ("/agent" + view.path) if markdown else view.path
             return RedirectResponse(target, status_code=303)
-        return _respond(template, view, markdown=as_markdown)
+        return _respond(template, view, markdown=as_markdown,
+                        status=getattr(view, "status", 200))
 
     endpoint.__name__ = f"{template}_{'markdown' if markdown else 'html'}"
     return endpoint
@@ -152,7 +153,8 @@ def _docs(request: Request, site: Site) -> Any:
 
 
 def _submit(request: Request, site: Site) -> Any:
-    return submit_view(site, claim=_param(request, "claim"))
+    return submit_view(site, claim=_param(request, "claim"),
+                       claim_id=_param(request, "claimId"))
 
 
 # (path, template, builder): each served as HTML at path and as markdown at /agent<path>.

@@ -17,6 +17,15 @@ from capgraph.errors import CapgraphError, ProofInvalid, SignatureInvalid
 from capgraph.http.web.catalog import Catalog, Profile
 from capgraph.http.web.chart import ScoreChart, score_chart
 from capgraph.http.web.history import VersionEntry, history
+from capgraph.http.web.ownership import (
+    ClaimGuide,
+    OwnershipPanel,
+    StartedClaim,
+    claim_guide,
+    find_claim,
+    ownership_panel,
+    started_claim,
+)
 from capgraph.http.web.similarity import closest
 from capgraph.registry import Registry
 from capgraph.search.results import SearchResult
@@ -185,6 +194,7 @@ class ArtifactView:
     versions: list[VersionEntry]
     alternatives: list[tuple[Profile, float]]
     links: dict[str, str]
+    ownership: OwnershipPanel
 
     @property
     def risk_source(self) -> str:
@@ -267,6 +277,7 @@ def artifact_view(site: Site, slug: str) -> ArtifactView:
             "jwks": "/api/v1/trust-passport-public-key",
             "checkpoint": "/api/v1/log/checkpoint",
         },
+        ownership=ownership_panel(registry, slug, registry.ownership(slug)),
     )
 
 
@@ -287,17 +298,51 @@ class SubmitView:
     claim: str
     known: Profile | None
     base_url: str
+    guide: ClaimGuide
+    ownership: OwnershipPanel | None = None  # the known artifact's, now
+    started: StartedClaim | None = None  # the claim ``claimId`` names
+    notice: str = ""  # why ``claimId`` shows nothing
+    elsewhere: str = ""  # the page of a claim that is about another artifact
+    status: int = 200
 
 
-def submit_view(site: Site, *, claim: str) -> SubmitView:
-    """How to claim an artifact (until claiming exists) and how to publish one today."""
-    claim = claim.strip()
+def _artifact_url(registry: Registry, slug: str) -> str:
+    url = registry.passport(slug).body()["artifact"].get("url")
+    return url if isinstance(url, str) else ""
+
+
+def submit_view(site: Site, *, claim: str, claim_id: str = "") -> SubmitView:
+    """How to publish, and how to claim an artifact step by step; with ``claim_id``, that
+    started claim's token, status and instructions."""
+    claim, claim_id = claim.strip(), claim_id.strip()
+    found = find_claim(site.registry, claim_id) if claim_id else None
+    if found is not None and found.kind == "artifact" and not claim:
+        claim = found.subject
     known = site.catalog.get(claim) if claim else None
+    url = _artifact_url(site.registry, known.slug) if known else ""
+    notice, elsewhere, status, started = "", "", 200, None
+    if claim_id and found is None:
+        notice, status = (f"No claim “{claim_id}” is known to this registry (404): start one "
+                          "(step 2) and open the address it gives."), 404
+    elif found is not None and found.kind == "artifact" and found.subject != claim:
+        notice = (f"Claim “{claim_id}” is about the artifact “{found.subject}”, not "
+                  f"“{claim}”.")
+        elsewhere = with_query("/submit", claim=found.subject, claimId=claim_id)
+        found = None
+    elif found is not None:
+        started = started_claim(found, url)
     title = f"Claim {known.name}" if known else "Submit or claim an artifact"
+    guide_claim = found if found is not None and found.kind == "artifact" else None
     return SubmitView(
-        page=Page(title=title, path=with_query("/submit", claim=claim),
-                  description="How builders publish manifests and claim their artifacts."),
+        page=Page(title=title, path=with_query("/submit", claim=claim, claimId=claim_id),
+                  description="How builders publish manifests and claim their artifacts.",
+                  noindex=status != 200),
         claim=claim, known=known, base_url=site.base_url,
+        guide=claim_guide(site.base_url, known.slug if known else "<slug>", url,
+                          claim=guide_claim),
+        ownership=(ownership_panel(site.registry, known.slug,
+                                   site.registry.ownership(known.slug)) if known else None),
+        started=started, notice=notice, elsewhere=elsewhere, status=status,
     )
 
 
