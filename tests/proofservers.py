@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,18 +21,26 @@ class ProofSite:
 
     def __init__(self) -> None:
         self.files: dict[str, tuple[int, bytes]] = {}
+        self.headers: dict[str, dict[str, str]] = {}  # path -> extra headers (a Location)
+        self.delays: dict[str, float] = {}  # path -> seconds to wait before answering
         self.requests: list[str] = []
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 site.requests.append(self.path)
+                time.sleep(site.delays.get(self.path, 0.0))
                 status, body = site.files.get(self.path, (404, b"not found"))
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
+                for name, value in site.headers.get(self.path, {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading: what a bounded fetch does
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -260,3 +260,42 @@ def test_a_registry_without_the_test_setting_refuses_loopback(
         assert_problem(refused, 422, "claim-failed")
         assert len(site.requests) == seen  # nothing was fetched
         assert client.get("/api/v1/artifacts/local-widget/ownership").json()["owner"] is None
+
+
+WELL_KNOWN = "/.well-known/unfragile.json"
+
+
+@pytest.mark.parametrize("serve", ["redirect-to-another-host", "10-mb", "slow"])
+def test_an_unsafe_proof_is_refused_with_a_clear_problem_and_nothing_changes(
+        http: httpx.Client, live: Server, servers: tuple[ProofSite, TxtServer],
+        tmp_path: Path, serve: str) -> None:
+    site, _ = servers
+    slug = f"unsafe-{serve}"
+    _operator_publish(live, tmp_path, slug, f"{site.origin}/{slug}")
+    secret, _ = key_for(live, f"{slug}-builder")
+    claim = _claim(http, secret, slug, "http")
+    proof = json.dumps({"unfragile-claim": claim["token"]}).encode()
+    if serve == "redirect-to-another-host":  # the token is there, on another host name
+        site.files[WELL_KNOWN] = (302, b"")
+        site.headers[WELL_KNOWN] = {
+            "Location": f"http://localhost:{site.port}/elsewhere/unfragile.json"}
+        site.files["/elsewhere/unfragile.json"] = (200, proof)
+    elif serve == "10-mb":  # the token, after 10 MB of padding
+        site.files[WELL_KNOWN] = (200, b" " * 10_000_000 + proof)
+    else:  # the token, after longer than the 5 s deadline
+        site.files[WELL_KNOWN] = (200, proof)
+        site.delays[WELL_KNOWN] = 7.0
+    before = http.get(f"/api/v1/passport/{slug}").json()["passport"]
+    size = log_size(http)
+    try:
+        refused = http.post(f"/api/v1/claims/{claim['claimId']}/verify", headers=auth(secret),
+                            timeout=30)
+    finally:
+        site.headers.pop(WELL_KNOWN, None)
+        site.delays.pop(WELL_KNOWN, None)
+    body = assert_problem(refused, 422, "claim-failed")
+    assert WELL_KNOWN in json.dumps(body["lookedUp"]) and body["found"], body
+    assert http.get(f"/api/v1/passport/{slug}").json()["passport"] == before
+    assert log_size(http) == size
+    owner = http.get(f"/api/v1/artifacts/{slug}/ownership").json()
+    assert owner["owner"] is None and owner["verified"] is False, owner
