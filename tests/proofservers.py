@@ -7,13 +7,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dns.message
+import dns.rcode
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.rrset
 
 
 class ProofSite:
@@ -37,10 +38,9 @@ class ProofSite:
                 for name, value in site.headers.get(self.path, {}).items():
                     self.send_header(name, value)
                 self.end_headers()
-                try:
+                # the client may stop reading: what a bounded fetch does
+                with suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client stopped reading: what a bounded fetch does
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -57,14 +57,16 @@ class ProofSite:
         self._thread.join(timeout=5)
 
 
-class TxtServer:
-    """Answers TXT queries from ``records`` (name -> strings); NXDOMAIN otherwise."""
+class LocalDns:
+    """``records`` maps a lower-case name (no final dot) to TXT rdatas in zone-file text; a
+    name mapped to [] exists with no TXT record. ``queries`` records the names asked."""
 
     def __init__(self) -> None:
         self.records: dict[str, list[str]] = {}
+        self.queries: list[str] = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
+        self.sock.settimeout(0.05)
         self.port = int(self.sock.getsockname()[1])
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -74,20 +76,26 @@ class TxtServer:
         while not self._stop.is_set():
             try:
                 data, peer = self.sock.recvfrom(4096)
-            except (TimeoutError, OSError):
+            except TimeoutError:
                 continue
-            query = dns.message.from_wire(data)
-            answer = dns.message.make_response(query)
-            question = query.question[0]
-            name = question.name.to_text().rstrip(".").lower()
-            texts = self.records.get(name)
-            if texts and question.rdtype == dns.rdatatype.TXT:
-                answer.answer.append(dns.rrset.from_text(
-                    question.name, 60, dns.rdataclass.IN, dns.rdatatype.TXT,
-                    *(f'"{t}"' for t in texts)))
-            elif not texts:
-                answer.set_rcode(3)  # NXDOMAIN
-            self.sock.sendto(answer.to_wire(), peer)
+            except OSError:
+                return
+            self.sock.sendto(self._answer(data), peer)
+
+    def _answer(self, data: bytes) -> bytes:
+        query = dns.message.from_wire(data)
+        response = dns.message.make_response(query)
+        question = query.question[0]
+        name = question.name.to_text(omit_final_dot=True).lower()
+        self.queries.append(name)
+        if name not in self.records:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        elif question.rdtype == dns.rdatatype.TXT and self.records[name]:
+            rrset = response.find_rrset(response.answer, question.name, dns.rdataclass.IN,
+                                        dns.rdatatype.TXT, create=True)
+            for text in self.records[name]:
+                rrset.add(dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, text), 60)
+        return response.to_wire()
 
     def close(self) -> None:
         self._stop.set()
@@ -96,8 +104,8 @@ class TxtServer:
 
 
 @contextmanager
-def proof_servers() -> Iterator[tuple[ProofSite, TxtServer]]:
-    site, txt = ProofSite(), TxtServer()
+def proof_servers() -> Iterator[tuple[ProofSite, LocalDns]]:
+    site, txt = ProofSite(), LocalDns()
     try:
         yield site, txt
     finally:

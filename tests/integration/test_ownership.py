@@ -25,17 +25,17 @@ from tests.integration.conftest import (
     to_yaml,
 )
 from tests.integration.logaudit import audit, entries, leaf, mth, ownership_entry, verifier_of
-from tests.proofservers import ProofSite, TxtServer, proof_servers
+from tests.proofservers import LocalDns, ProofSite, proof_servers
 
 
 @pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[ProofSite, TxtServer]]:
+def servers() -> Iterator[tuple[ProofSite, LocalDns]]:
     with proof_servers() as found:
         yield found
 
 
 @pytest.fixture(scope="module")
-def live(servers: tuple[ProofSite, TxtServer], tmp_path_factory: pytest.TempPathFactory
+def live(servers: tuple[ProofSite, LocalDns], tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Server]:
     """A server that may fetch proofs from loopback and asks the local DNS server."""
     _, txt = servers
@@ -190,7 +190,7 @@ def _root(http: httpx.Client, size: int) -> bytes:
 
 
 def test_an_http_claim_verifies_the_builder(http: httpx.Client, live: Server,
-                                            servers: tuple[ProofSite, TxtServer],
+                                            servers: tuple[ProofSite, LocalDns],
                                             tmp_path: Path) -> None:
     site, _ = servers
     _operator_publish(live, tmp_path, "web-widget", f"{site.origin}/web-widget")
@@ -209,27 +209,27 @@ def test_an_http_claim_verifies_the_builder(http: httpx.Client, live: Server,
 
 
 def test_a_dns_claim_verifies_the_builder(http: httpx.Client, live: Server,
-                                          servers: tuple[ProofSite, TxtServer],
+                                          servers: tuple[ProofSite, LocalDns],
                                           tmp_path: Path) -> None:
     _, txt = servers
     _operator_publish(live, tmp_path, "dns-widget", "https://dns-widget.example/app")
     secret, _ = key_for(live, "dns-builder")
     claim = _claim(http, secret, "dns-widget", "dns")
     before = log_size(http)
-    txt.records["_unfragile.dns-widget.example"] = [f"unfragile-claim={claim['token']}"]
+    txt.records["_unfragile.dns-widget.example"] = [f'"unfragile-claim={claim["token"]}"']
     done = http.post(f"/api/v1/claims/{claim['claimId']}/verify", headers=auth(secret))
     assert done.status_code == 200, done.text
     _assert_verified(http, "dns-widget", "dns", before)
 
 
 def test_a_wrong_token_is_refused_with_what_was_seen_and_nothing_changes(
-        http: httpx.Client, live: Server, servers: tuple[ProofSite, TxtServer],
+        http: httpx.Client, live: Server, servers: tuple[ProofSite, LocalDns],
         tmp_path: Path) -> None:
     _, txt = servers
     _operator_publish(live, tmp_path, "wrong-widget", "https://wrong-widget.example/")
     secret, _ = key_for(live, "wrong-builder")
     claim = _claim(http, secret, "wrong-widget", "dns")
-    txt.records["_unfragile.wrong-widget.example"] = ["unfragile-claim=not-the-token"]
+    txt.records["_unfragile.wrong-widget.example"] = ['"unfragile-claim=not-the-token"']
     before = http.get("/api/v1/passport/wrong-widget").json()["passport"]
     size = log_size(http)
     refused = http.post(f"/api/v1/claims/{claim['claimId']}/verify", headers=auth(secret))
@@ -244,7 +244,7 @@ def test_a_wrong_token_is_refused_with_what_was_seen_and_nothing_changes(
 
 
 def test_a_registry_without_the_test_setting_refuses_loopback(
-        servers: tuple[ProofSite, TxtServer], tmp_path: Path,
+        servers: tuple[ProofSite, LocalDns], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     site, _ = servers
     monkeypatch.delenv("CAPGRAPH_CLAIM_ALLOW_PRIVATE_NETWORKS", raising=False)
@@ -267,7 +267,7 @@ WELL_KNOWN = "/.well-known/unfragile.json"
 
 @pytest.mark.parametrize("serve", ["redirect-to-another-host", "10-mb", "slow"])
 def test_an_unsafe_proof_is_refused_with_a_clear_problem_and_nothing_changes(
-        http: httpx.Client, live: Server, servers: tuple[ProofSite, TxtServer],
+        http: httpx.Client, live: Server, servers: tuple[ProofSite, LocalDns],
         tmp_path: Path, serve: str) -> None:
     site, _ = servers
     slug = f"unsafe-{serve}"

@@ -1,72 +1,19 @@
-"""DNS claim proofs (proofs/txt.py, check_dns) against a real DNS server on 127.0.0.1: a small
-UDP server built with dnspython's message API, on a random port, answering TXT records from a
-table; unknown names get NXDOMAIN."""
+"""DNS claim proofs (proofs/txt.py, check_dns) against a real DNS server on 127.0.0.1
+(tests/proofservers.py's ``LocalDns``)."""
 
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
-import dns.message
-import dns.name
-import dns.rcode
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
 import pytest
 
 from capgraph.proofs.checker import NetworkProofChecker
+from tests.proofservers import LocalDns
 
 TOKEN = "cgc_3f9a1b7c5d2e4f60a8b9c0d1e2f3a4b5"
 OTHER = "cgc_ffffeeee0000111122223333444455556666"
-
-
-class LocalDns:
-    """``records`` maps a lower-case name (no final dot) to TXT rdatas in zone-file text; a
-    name mapped to [] exists with no TXT record. ``queries`` records the names asked."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, list[str]] = {}
-        self.queries: list[str] = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.port = int(self.sock.getsockname()[1])
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.sock.sendto(self._answer(data), peer)
-
-    def _answer(self, data: bytes) -> bytes:
-        query = dns.message.from_wire(data)
-        response = dns.message.make_response(query)
-        question = query.question[0]
-        name = question.name.to_text(omit_final_dot=True).lower()
-        self.queries.append(name)
-        if name not in self.records:
-            response.set_rcode(dns.rcode.NXDOMAIN)
-        elif question.rdtype == dns.rdatatype.TXT and self.records[name]:
-            rrset = response.find_rrset(response.answer, question.name, dns.rdataclass.IN,
-                                        dns.rdatatype.TXT, create=True)
-            for text in self.records[name]:
-                rrset.add(dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, text), 60)
-        return response.to_wire()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
 
 
 @pytest.fixture
