@@ -299,3 +299,35 @@ def test_an_unsafe_proof_is_refused_with_a_clear_problem_and_nothing_changes(
     assert log_size(http) == size
     owner = http.get(f"/api/v1/artifacts/{slug}/ownership").json()
     assert owner["owner"] is None and owner["verified"] is False, owner
+
+
+def test_a_builder_gets_a_key_by_proving_a_domain(http: httpx.Client, live: Server,
+                                                  servers: tuple[ProofSite, LocalDns],
+                                                  tmp_path: Path) -> None:
+    _, dns_server = servers
+    _operator_publish(live, tmp_path, "corp-widget", "https://tools.corp.example/widget")
+    _operator_publish(live, tmp_path, "far-widget", "https://elsewhere.example/widget")
+    started = http.post("/api/v1/publishers", json={"domain": "corp.example", "method": "dns"})
+    assert started.status_code == 201, started.text
+    claim = started.json()
+    assert "_unfragile.corp.example" in claim["instructions"]
+    # Not proven yet: no key, nothing stored.
+    publishers = invoke(live.data_dir, "owners", "publishers").stdout
+    assert_problem(http.post(f"/api/v1/claims/{claim['claimId']}/verify"), 422, "claim-failed")
+    assert invoke(live.data_dir, "owners", "publishers").stdout == publishers
+    dns_server.records["_unfragile.corp.example"] = [f'"unfragile-claim={claim["token"]}"']
+    issued = http.post(f"/api/v1/claims/{claim['claimId']}/verify")
+    assert issued.status_code == 201, issued.text
+    body = issued.json()
+    assert body["domain"] == "corp.example" and body["key"].startswith("cg_")
+    assert f"{body['publisher']}\t" in invoke(live.data_dir, "owners", "publishers").stdout
+    # The key owns the domain's unowned artifacts, and nothing else.
+    assert publish(http, body["key"], widget("corp-widget", url="https://tools.corp.example/widget",
+                                             revision=1)).status_code == 201
+    owned = http.get("/api/v1/artifacts/corp-widget/ownership").json()
+    assert owned["owner"] == body["publisher"]
+    assert_problem(publish(http, body["key"], widget(
+        "far-widget", url="https://elsewhere.example/widget", revision=1)), 403, "not-owner")
+    # the key is shown once: verifying again issues nothing new
+    again = http.post(f"/api/v1/claims/{claim['claimId']}/verify")
+    assert again.status_code != 201 and body["key"] not in again.text

@@ -20,12 +20,12 @@ from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
 from tests.conftest import FIXED_NOW
 from tests.integration.conftest import manifest, to_yaml
-from tests.proofservers import ProofSite, TxtServer, proof_servers
+from tests.proofservers import LocalDns, ProofSite, proof_servers
 from tests.unit.feedback_kit import Clock
 
 
 @pytest.fixture
-def servers() -> Iterator[tuple[ProofSite, TxtServer]]:
+def servers() -> Iterator[tuple[ProofSite, LocalDns]]:
     with proof_servers() as found:
         yield found
 
@@ -35,7 +35,7 @@ def clock() -> Clock:
     return Clock(FIXED_NOW)
 
 
-def _registry(tmp_path: Path, clock: Clock, txt: TxtServer, *, self_service: bool = True
+def _registry(tmp_path: Path, clock: Clock, txt: LocalDns, *, self_service: bool = True
               ) -> Registry:
     checker = NetworkProofChecker(allow_private=True, nameservers=[("127.0.0.1", txt.port)],
                                   timeout=2.0)
@@ -60,13 +60,13 @@ def _body(registry: Registry, slug: str) -> dict[str, object]:
 
 
 def test_an_expired_claim_is_refused_and_changes_nothing(
-        tmp_path: Path, clock: Clock, servers: tuple[ProofSite, TxtServer]) -> None:
+        tmp_path: Path, clock: Clock, servers: tuple[ProofSite, LocalDns]) -> None:
     _, txt = servers
     registry = _registry(tmp_path, clock, txt)
     _publish(registry, "late-widget", "https://late.example/")
     publisher = _publisher(registry, "late")
     started = registry.start_claim("late-widget", "dns", publisher_id=publisher)
-    txt.records["_unfragile.late.example"] = [f"unfragile-claim={started.claim.token}"]
+    txt.records["_unfragile.late.example"] = [f'"unfragile-claim={started.claim.token}"']
     clock.now = FIXED_NOW + timedelta(days=3)
     size = registry.store.log_size()
     with pytest.raises(ClaimExpired):
@@ -76,13 +76,13 @@ def test_an_expired_claim_is_refused_and_changes_nothing(
 
 
 def test_a_recheck_withdraws_the_mark_when_the_proof_is_gone(
-        tmp_path: Path, clock: Clock, servers: tuple[ProofSite, TxtServer]) -> None:
+        tmp_path: Path, clock: Clock, servers: tuple[ProofSite, LocalDns]) -> None:
     _, txt = servers
     registry = _registry(tmp_path, clock, txt)
     _publish(registry, "kept-widget", "https://kept.example/")
     publisher = _publisher(registry, "keeper")
     started = registry.start_claim("kept-widget", "dns", publisher_id=publisher)
-    txt.records["_unfragile.kept.example"] = [f"unfragile-claim={started.claim.token}"]
+    txt.records["_unfragile.kept.example"] = [f'"unfragile-claim={started.claim.token}"']
     registry.verify_claim(started.claim.claim_id, publisher_id=publisher)
     verified = registry.passport("kept-widget")
     assert registry.recheck_claims() == [("kept-widget", True)]
@@ -98,13 +98,13 @@ def test_a_recheck_withdraws_the_mark_when_the_proof_is_gone(
 
 
 def test_a_domain_proof_gives_a_key_that_owns_the_domains_artifacts(
-        tmp_path: Path, clock: Clock, servers: tuple[ProofSite, TxtServer]) -> None:
+        tmp_path: Path, clock: Clock, servers: tuple[ProofSite, LocalDns]) -> None:
     _, txt = servers
     registry = _registry(tmp_path, clock, txt)
     _publish(registry, "corp-widget", "https://tools.corp.example/widget")  # the operator's
     _publish(registry, "elsewhere-widget", "https://other.example/")
     started = registry.start_domain_claim("corp.example", "dns")
-    txt.records["_unfragile.corp.example"] = [f"unfragile-claim={started.claim.token}"]
+    txt.records["_unfragile.corp.example"] = [f'"unfragile-claim={started.claim.token}"']
     issued = registry.verify_domain_claim(started.claim.claim_id)
     assert registry.authenticate(issued.secret).publisher_id == issued.publisher_id
     publisher = registry.publisher(issued.publisher_id)
@@ -119,14 +119,14 @@ def test_a_domain_proof_gives_a_key_that_owns_the_domains_artifacts(
 
 
 def test_the_operator_can_turn_domain_keys_off(
-        tmp_path: Path, clock: Clock, servers: tuple[ProofSite, TxtServer]) -> None:
+        tmp_path: Path, clock: Clock, servers: tuple[ProofSite, LocalDns]) -> None:
     registry = _registry(tmp_path, clock, servers[1], self_service=False)
     with pytest.raises(SelfServiceDisabled):
         registry.start_domain_claim("corp.example", "dns")
 
 
 def test_shared_hosts_need_the_repository_method(
-        tmp_path: Path, clock: Clock, servers: tuple[ProofSite, TxtServer]) -> None:
+        tmp_path: Path, clock: Clock, servers: tuple[ProofSite, LocalDns]) -> None:
     registry = _registry(tmp_path, clock, servers[1])
     _publish(registry, "hub-widget", "https://github.com/example/hub-widget")
     publisher = _publisher(registry, "hubber")
@@ -140,7 +140,7 @@ def test_shared_hosts_need_the_repository_method(
 
 
 def test_a_transfer_reissues_the_passport_unverified(
-        tmp_path: Path, clock: Clock, servers: tuple[ProofSite, TxtServer]) -> None:
+        tmp_path: Path, clock: Clock, servers: tuple[ProofSite, LocalDns]) -> None:
     site, txt = servers
     registry = _registry(tmp_path, clock, txt)
     _publish(registry, "sold-widget", f"{site.origin}/sold")
