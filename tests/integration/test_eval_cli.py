@@ -167,6 +167,30 @@ def test_eval_on_the_metatool_dev_set_beats_the_bm25_floor(tmp_path: Path) -> No
     assert result["ece"] < 0.15
 
 
+def test_eval_split_by_tool_reports_both_sides_and_a_paired_difference(tmp_path: Path) -> None:
+    """The dev set split by tool, keyword side only (fast): every number with an interval;
+    a run compared with itself differs by exactly 0."""
+    args = ("eval", "--corpus", str(METATOOL / "corpus.jsonl"), "--queries",
+            str(METATOOL / "queries.jsonl"), "--subset", "single", "--sample", "200",
+            "--keyword-only", "--split", "tools", "--json")
+    saved = tmp_path / "run.jsonl"
+    first = json.loads(invoke(tmp_path, *args, "--save", str(saved)).stdout)
+    assert len(saved.read_text().splitlines()) == 200
+    assert first["all"]["queries"] == 200 == first["tune"]["queries"] + first["held-out"][
+        "queries"]  # single-tool queries are never on both sides
+    assert 0 < first["held-out"]["queries"] < first["tune"]["queries"]
+    for side in ("all", "tune", "held-out"):
+        for metric in ("recall@1", "recall@5", "mrr@10", "ndcg@10"):
+            value, low, high = first[side][metric]
+            assert 0 <= low <= value <= high <= 1, (side, metric)
+    again = json.loads(invoke(tmp_path, *args, "--baseline", str(saved)).stdout)
+    assert again["held-out"]["delta recall@1"] == [0.0, 0.0, 0.0]
+    other = json.loads(invoke(tmp_path, *args[:-1], "--seed", "7", "--json").stdout)
+    assert other["held-out"]["queries"] != first["held-out"]["queries"]  # other tools
+    table = invoke(tmp_path, *args[:-1]).stdout
+    assert "held-out:" in table and "recall@1" in table and "[" in table
+
+
 # -- capgraph search / resolve on a data dir -------------------------------------------------
 
 

@@ -21,8 +21,14 @@ from capgraph.ports import Embedder
 from capgraph.registry import Registry
 from capgraph.search.corpus import body_from_entry, ece, metrics_at
 from capgraph.search.embedding import MiniLMEmbedder
+from capgraph.search.evalsplit import (
+    QueryResult,
+    bootstrap_difference,
+    bootstrap_mean,
+    split_by_tool,
+)
 
-__all__ = ["eval_command", "evaluate", "load_corpus"]
+__all__ = ["eval_command", "evaluate", "load_corpus", "run_queries", "split_report"]
 
 
 def _load_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -67,62 +73,117 @@ def _progress(rows: list[dict[str, Any]], stream: TextIO) -> Iterator[Iterable[d
     yield lines()
 
 
-def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
-             sample: int | None = None, progress: bool = False,
-             embedder: Embedder | None = None) -> dict[str, Any]:
-    """Load ``corpus`` into an in-memory registry and score every query against it."""
+METRICS = ("recall@1", "recall@5", "mrr@10", "ndcg@10")
+
+
+def run_queries(corpus: Path, queries: Path, *, subset: str | None = None,
+                sample: int | None = None, progress: bool = False,
+                embedder: Embedder | None = None) -> tuple[list[QueryResult], list[float]]:
+    """Load ``corpus`` into an in-memory registry and answer every query: each query's
+    metrics (with the resolve's top-1 ``confidence`` and whether it was ``correct``), and
+    the resolve latencies in ms."""
     entries = _load_jsonl(corpus)
     rows = [q for q in _load_jsonl(queries) if subset is None or q.get("subset") == subset]
     if sample is not None and sample < len(rows):
         step = len(rows) / sample
         rows = [rows[int(i * step)] for i in range(sample)]
+    results: list[QueryResult] = []
+    latencies: list[float] = []
     with tempfile.TemporaryDirectory() as keys:
         registry, slug_of = load_corpus(entries, keys_dir=Path(keys), embedder=embedder)
-        sums: dict[str, float] = {}
-        cap_sums: dict[str, float] = {}
-        cap_n = 0
-        confidences: list[float] = []
-        correct: list[bool] = []
-        latencies: list[float] = []
         stream: TextIO = sys.stderr if progress else io.StringIO()
         with _progress(rows, stream) as bar:
             for q in bar:
                 text = q["query"][:500].ljust(2)
                 result = registry.search(text, limit=10)
-                ranked = [m.slug for m in result.matches]
                 relevant = {slug_of.get(s, s) for s in q["relevant"]}
-                for k, v in metrics_at(ranked, relevant).items():
-                    sums[k] = sums.get(k, 0.0) + v
+                metrics = metrics_at([m.slug for m in result.matches], relevant)
                 start = time.perf_counter()
                 answer = registry.resolve(text, limit=1)
                 latencies.append((time.perf_counter() - start) * 1000)
                 if answer.resolved:
                     top_slug: str | None = answer.resolved[0].artifact.slug
-                    confidences.append(answer.resolved[0].match_confidence)
+                    metrics["confidence"] = answer.resolved[0].match_confidence
                 else:
                     top_slug = answer.alternatives[0].slug if answer.alternatives else None
-                    confidences.append(answer.match_confidence)
-                correct.append(top_slug in relevant)
+                    metrics["confidence"] = answer.match_confidence
+                metrics["correct"] = float(top_slug in relevant)
                 if q.get("relevant_capabilities"):
-                    cap_n += 1
                     cap_ranked = [f"{m.slug}#{c.name}" for m in result.matches
                                   for c in m.capabilities]
                     labels = [c.partition("#") for c in q["relevant_capabilities"]]
                     relevant_caps = {f"{slug_of.get(s, s)}#{name}" for s, _, name in labels}
                     for k, v in metrics_at(cap_ranked, relevant_caps).items():
-                        cap_sums[k] = cap_sums.get(k, 0.0) + v
-    n = max(1, len(rows))
+                        metrics[f"capability {k}"] = v
+                results.append(QueryResult(str(q.get("id", len(results))),
+                                           tuple(sorted(relevant)), metrics))
+    return results, latencies
+
+
+def summarise(results: list[QueryResult]) -> dict[str, Any]:
+    """Mean metrics (rounded) and calibration error of a list of query results."""
+    n = max(1, len(results))
+    out: dict[str, Any] = {k: round(sum(r.metrics[k] for r in results) / n, 4)
+                           for k in METRICS}
+    out["ece"] = round(ece([r.metrics["confidence"] for r in results],
+                           [r.metrics["correct"] > 0 for r in results]), 4)
+    caps = [r for r in results if "capability recall@1" in r.metrics]
+    if caps:
+        out["capability"] = {k: round(sum(r.metrics[f"capability {k}"] for r in caps)
+                                      / len(caps), 4) for k in METRICS}
+    out["queries"] = len(results)
+    return out
+
+
+def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
+             sample: int | None = None, progress: bool = False,
+             embedder: Embedder | None = None) -> dict[str, Any]:
+    """Load ``corpus`` into an in-memory registry and score every query against it."""
+    results, latencies = run_queries(corpus, queries, subset=subset, sample=sample,
+                                     progress=progress, embedder=embedder)
+    out = summarise(results)
     latencies.sort()
-    out: dict[str, Any] = {k: round(v / n, 4) for k, v in sums.items()}
-    out["ece"] = round(ece(confidences, correct), 4)
     out["latency_ms"] = {
         "p50": round(statistics.median(latencies), 3) if latencies else 0.0,
         "p99": round(latencies[int(0.99 * (len(latencies) - 1))], 3) if latencies else 0.0,
     }
-    if cap_n:
-        out["capability"] = {k: round(v / cap_n, 4) for k, v in cap_sums.items()}
-    out["queries"] = len(rows)
     return out
+
+
+def split_report(results: list[QueryResult], *, seed: int, holdout: float,
+                 baseline: list[QueryResult] | None = None) -> dict[str, Any]:
+    """Every metric on all queries, the tuning tools' and the held-out tools', each with a
+    95% interval from resampling tools; with a ``baseline`` run, the paired difference."""
+    sides = split_by_tool(results, seed=seed, holdout=holdout)
+    report: dict[str, Any] = {"seed": seed, "holdout": holdout,
+                              "mixed_queries": len(sides["mixed"])}
+    for name, part in (("all", results), ("tune", sides["tune"]),
+                       ("held-out", sides["held-out"])):
+        side: dict[str, Any] = {"queries": len(part),
+                                "tools": len({r.tools[0] for r in part if r.tools})}
+        for metric in METRICS:
+            interval = bootstrap_mean(part, metric, seed=seed)
+            side[metric] = [round(interval.value, 4), round(interval.low, 4),
+                            round(interval.high, 4)]
+            if baseline is not None:
+                delta = bootstrap_difference(part, baseline, metric, seed=seed)
+                side[f"delta {metric}"] = [round(delta.value, 4), round(delta.low, 4),
+                                           round(delta.high, 4)]
+        side["ece"] = summarise(part)["ece"] if part else 0.0
+        report[name] = side
+    return report
+
+
+def save_results(path: Path, results: list[QueryResult]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for r in results:
+            handle.write(json.dumps({"id": r.query_id, "tools": list(r.tools),
+                                     "metrics": dict(r.metrics)}) + "\n")
+
+
+def load_results(path: Path) -> list[QueryResult]:
+    return [QueryResult(str(row["id"]), tuple(row["tools"]), row["metrics"])
+            for row in _load_jsonl(path)]
 
 
 @click.command("eval")
@@ -132,19 +193,56 @@ def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
 @click.option("--sample", type=int, default=None, help="Evenly spaced sample of N queries.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--keyword-only", is_flag=True, help="Without the embedding model.")
+@click.option("--split", type=click.Choice(["tools"]), default=None,
+              help="Report the tuning tools and the held-out tools apart, each number with "
+                   "a 95%% interval from resampling tools.")
+@click.option("--holdout", type=click.FloatRange(0.05, 0.95), default=0.3, show_default=True,
+              help="With --split: the share of tools held out.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="With --split: which tools are held out, and the bootstrap's draws.")
+@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write every query's result (JSON lines), for a later --baseline.")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="With --split: a --save file of an earlier run; report the "
+                                 "paired difference with its interval.")
 def eval_command(corpus: Path, queries: Path, subset: str | None, sample: int | None,
-                 as_json: bool, keyword_only: bool) -> None:
+                 as_json: bool, keyword_only: bool, split: str | None, holdout: float,
+                 seed: int, save: Path | None, baseline: Path | None) -> None:
     """Recall@1/@5, MRR@10, nDCG@10, calibration error and latency on a labeled corpus."""
     embedder = None if keyword_only else MiniLMEmbedder(threads=1)
-    result = evaluate(corpus, queries, subset=subset, sample=sample, progress=True,
-                      embedder=embedder)
-    if as_json:
-        click.echo(json.dumps(result))
+    if split is None and baseline is None and save is None:
+        result = evaluate(corpus, queries, subset=subset, sample=sample, progress=True,
+                          embedder=embedder)
+        if as_json:
+            click.echo(json.dumps(result))
+            return
+        for key in ("recall@1", "recall@5", "mrr@10", "ndcg@10", "ece"):
+            click.echo(f"{key:10} {result[key]:.4f}")
+        click.echo(f"latency    p50 {result['latency_ms']['p50']} ms, "
+                   f"p99 {result['latency_ms']['p99']} ms")
+        for key, value in result.get("capability", {}).items():
+            click.echo(f"capability {key:10} {value:.4f}")
+        click.echo(f"queries    {result['queries']}")
         return
-    for key in ("recall@1", "recall@5", "mrr@10", "ndcg@10", "ece"):
-        click.echo(f"{key:10} {result[key]:.4f}")
-    click.echo(f"latency    p50 {result['latency_ms']['p50']} ms, "
-               f"p99 {result['latency_ms']['p99']} ms")
-    for key, value in result.get("capability", {}).items():
-        click.echo(f"capability {key:10} {value:.4f}")
-    click.echo(f"queries    {result['queries']}")
+    results, _ = run_queries(corpus, queries, subset=subset, sample=sample, progress=True,
+                             embedder=embedder)
+    if save is not None:
+        save_results(save, results)
+    report = split_report(results, seed=seed, holdout=holdout,
+                          baseline=load_results(baseline) if baseline else None)
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    click.echo(f"split by tool: seed {seed}, {holdout:.0%} of tools held out; "
+               f"{report['mixed_queries']} queries about tools on both sides left out")
+    for name in ("all", "tune", "held-out"):
+        side = report[name]
+        click.echo(f"{name}: {side['queries']} queries, {side['tools']} tools, "
+                   f"ece {side['ece']:.4f}")
+        for metric in METRICS:
+            value, low, high = side[metric]
+            line = f"  {metric:9} {value:.4f} [{low:.4f}, {high:.4f}]"
+            if f"delta {metric}" in side:
+                d, dl, dh = side[f"delta {metric}"]
+                line += f"   vs baseline {d:+.4f} [{dl:+.4f}, {dh:+.4f}]"
+            click.echo(line)
