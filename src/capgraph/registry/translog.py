@@ -64,7 +64,11 @@ class TransparencyLog:
 
     def checkpoint(self) -> tuple[Checkpoint, str]:
         """The current tree head and its signed note."""
-        size = self._store.log_size()
+        return self.checkpoint_at(self._store.log_size())
+
+    def checkpoint_at(self, size: int) -> tuple[Checkpoint, str]:
+        """The tree head at ``size`` (at most the current size) and its signed note: the same
+        bytes whenever asked (Ed25519 signatures are deterministic)."""
         cached = self._checkpoints.get(size)
         if cached is not None:
             return cached
@@ -77,8 +81,12 @@ class TransparencyLog:
         return head, note
 
     def proof_for(self, stored: StoredVersion) -> dict[str, Any]:
-        """The ``_log`` block of an envelope: where the version sits in the log, and proof."""
-        head, note = self.checkpoint()
+        """The ``_log`` block of an envelope: where the version sits in the log, and its
+        inclusion in the tree that entry made (size = index + 1), with that tree's signed
+        checkpoint. So an envelope never changes once written (cacheable as immutable, and
+        servable as a static file); a reader who wants a later tree asks for a consistency
+        proof from that checkpoint."""
+        head, note = self.checkpoint_at(stored.log_index + 1)
         proof = translog.inclusion_proof(self._store.log_node, stored.log_index, head.size)
         leaf = self._store.log_entries(stored.log_index, stored.log_index + 1)[0]
         return {
