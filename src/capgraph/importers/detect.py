@@ -106,6 +106,12 @@ def _entries(data: Any, fmt: str | None, source_url: str | None) -> Document:
     return Document(kind, [_one(data, kind, source_url)])
 
 
+def _not_empty(document: Document) -> Document:
+    if document.entries:
+        return document
+    return Document(document.format, [Refusal(None, ("the document lists no entries",))])
+
+
 def read_document(data: bytes, *, fmt: str | None = None, source_url: str | None = None
                   ) -> Document:
     """Detect ``data``'s format (or take ``fmt``, one of ``FORMATS``) and read its entries.
@@ -130,4 +136,4 @@ def read_document(data: bytes, *, fmt: str | None = None, source_url: str | None
         parsed = parse_manifest_text(stripped, hint="json")
     except ParseError as exc:
         return Document(fmt or "unknown", [Refusal(None, (exc.diagnostics(),), exc)])
-    return _entries(parsed, fmt, source_url)
+    return _not_empty(_entries(parsed, fmt, source_url))
