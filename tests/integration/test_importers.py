@@ -206,3 +206,20 @@ def test_url_import_from_a_local_server_needs_the_private_network_setting(
                                              params={"url": f"{site.origin}/big.json"},
                                              headers=auth), 422, "import-refused")
         assert "larger than" in problem["entries"][0]["errors"][0]
+
+
+def test_a_verification_reissue_keeps_sourced_counts_counted(registry: Any) -> None:
+    """Re-issuing a passport for a proven builder rescores self-declared counts only; counts
+    a source gave stay counted (registry/publishing.py reissue_verification)."""
+    from capgraph.core.verification import Verification
+
+    card = (FIXTURES / "model-card.md").read_bytes()
+    registry.import_document(card, source_url=HF_URL)
+    slug = "example-labs-keel-7b-instruct"
+    before = registry.passport(slug).body()["trust"]["rank_breakdown"]["adoption"]
+    proof = Verification("http", "2026-11-01T12:00:00.000Z", f"{HF_URL}/unfragile.yml")
+    registry._publishing.reissue_verification(slug, proof)  # what a verified claim runs
+    after = registry.passport(slug)
+    assert after.version == 2 and after.body()["trust"]["verified"] is True
+    assert after.body()["trust"]["rank_breakdown"]["adoption"] == before
+    assert registry.import_document(card, source_url=HF_URL).counts()["unchanged"] == 1
