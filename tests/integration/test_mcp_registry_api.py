@@ -156,3 +156,16 @@ def test_publish_rules(app: tuple[InProcess, Any]) -> None:
     assert_problem(client.post("/v0.1/publish", json=changed,
                                headers={"X-API-Key": "cg_not-a-key"}), 401,
                    "unauthorized")
+
+
+def test_over_real_http_publish_then_resolve(http: Any, api_key: str) -> None:
+    """The same walk on a real `capgraph serve` over 127.0.0.1."""
+    auth = {"Authorization": f"Bearer {api_key}"}
+    published = http.post("/v0.1/publish", json=FIXTURE, headers=auth)
+    assert published.status_code == 200, published.text
+    valid("ServerResponse", published.json())
+    listed = valid("ServerList", http.get("/v0.1/servers", params={"search": "tide"}).json())
+    assert [s["server"]["name"] for s in listed["servers"]] == [NAME]
+    answer = http.post("/api/v1/resolve", json={
+        "intent": "tide predictions and harbour water levels for a coastal station"}).json()
+    assert answer["resolved"][0]["artifact"]["slug"] == "io.github.example-labs-tide-tables"
