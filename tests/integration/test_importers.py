@@ -223,3 +223,27 @@ def test_a_verification_reissue_keeps_sourced_counts_counted(registry: Any) -> N
     assert after.version == 2 and after.body()["trust"]["verified"] is True
     assert after.body()["trust"]["rank_breakdown"]["adoption"] == before
     assert registry.import_document(card, source_url=HF_URL).counts()["unchanged"] == 1
+
+
+def test_cli_imports_a_url_when_private_networks_are_allowed(tmp_path: Path,
+                                                             site: ProofSite) -> None:
+    url = f"{site.origin}/.well-known/agent-card.json"
+    env = {"CAPGRAPH_EMBEDDER": "none"}
+    closed = invoke(tmp_path / "data", "import", url, check=False, env=env)
+    assert closed.returncode == 1 and "refused plain http" in closed.stderr
+    opened = invoke(tmp_path / "data", "import", url,
+                    env={**env, "CAPGRAPH_CLAIM_ALLOW_PRIVATE_NETWORKS": "true"})
+    assert "harbour-logistics-agent: version 1 (new version)" in opened.stdout
+
+
+def test_another_publisher_cannot_import_over_an_owned_artifact(
+    app: tuple[InProcess, dict[str, str], Any]
+) -> None:
+    client, auth, registry = app
+    body = (FIXTURES / "server.json").read_bytes()
+    assert _import(client, auth, body).status_code == 201
+    _, other = registry.create_api_key("someone-else")
+    changed = body.replace(b"Tide predictions", b"Tide guesses")
+    assert_problem(client.post("/api/v1/import", content=changed,
+                               headers={"Authorization": f"Bearer {other}"}), 403, "not-owner")
+    assert registry.passport("io.github.example-labs-tide-tables").version == 1
