@@ -41,7 +41,7 @@ from capgraph.importers import (
 )
 from capgraph.importers.server_json import FORMAT as SERVER_JSON
 from capgraph.ports import DocumentFetcher, Store, StoredVersion, WriteTransaction
-from capgraph.registry.indexing import Indexer
+from capgraph.registry.indexing import Indexer, Vectors
 from capgraph.registry.ownership import admit_writer
 from capgraph.registry.publishing import Publishing, PublishResult, content_hash
 from capgraph.registry.versions import NewVersion, append_version
@@ -225,7 +225,7 @@ class Importing:
             if held is None or held.get("name") != mapped.name:
                 raise Conflict(f"the slug {slug!r} of {mapped.name!r} already holds another "
                                "artifact", slug=slug)
-        vectors: Any = {}
+        vectors: Vectors = {}
         if current is None or current.content_hash != digest:
             draft = compose_body(manifest, now=self._now(), public_url=self._public_url,
                                  numbers=current.capability_numbers if current else None)

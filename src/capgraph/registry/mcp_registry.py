@@ -20,7 +20,7 @@ from typing import Any
 
 from capgraph.core.server_detail import NAMESPACE, ServerVersion, server_name, server_response
 from capgraph.errors import BadRequest, Conflict, NotFound
-from capgraph.importers.entries import Unreadable
+from capgraph.importers.entries import IMPORT_KEY, Unreadable
 from capgraph.importers.server_json import FORMAT, map_server_json, slug_for_server
 from capgraph.ports import Store, StoredVersion
 from capgraph.registry.importing import Importing, imported_original
@@ -180,11 +180,12 @@ class McpRegistry:
             mapped = map_server_json(document)
         except Unreadable as exc:
             raise BadRequest(f"not a valid server.json: {exc}") from exc
-        label = str(mapped.manifest["x-import"]["original"]["version"])
+        original = mapped.manifest[IMPORT_KEY]["original"]
+        label = str(original["version"])
         slug = mapped.manifest["artifact"]["slug"]
         for item in self._versions_of(slug):
             if item.label == label and item.original is not None \
-                    and item.original != mapped.manifest["x-import"]["original"]:
+                    and item.original != original:
                 raise Conflict(f"version {label} of {mapped.name} is already published with "
                                "other content; publish it under a new version", slug=slug)
         self._importing.import_mapped(mapped, fmt=FORMAT, source_url=None,
