@@ -9,14 +9,16 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from capgraph.config import Settings
-from capgraph.ports import Embedder, KeyRing, ProofChecker, Store
-from capgraph.proofs import NetworkProofChecker
+from capgraph.ports import DocumentFetcher, Embedder, KeyRing, ProofChecker, Store
+from capgraph.proofs import NetworkDocumentFetcher, NetworkProofChecker
 from capgraph.registry.access import Access
 from capgraph.registry.claims import Claims
 from capgraph.registry.discovery import Discovery
 from capgraph.registry.facade import Registry
 from capgraph.registry.feedback import Reporting
+from capgraph.registry.importing import Importing
 from capgraph.registry.indexing import Indexer
+from capgraph.registry.mcp_registry import McpRegistry
 from capgraph.registry.ownership import Ownership
 from capgraph.registry.publishing import Publishing
 from capgraph.registry.reading import Reading
@@ -61,6 +63,10 @@ def build_registry(settings: Settings, *, embedder: Embedder | None = None) -> R
         checker=NetworkProofChecker(allow_private=settings.claim_allow_private_networks,
                                     nameservers=settings.nameservers or None),
         self_service=settings.self_service_keys,
+        fetcher=NetworkDocumentFetcher(allow_private=settings.claim_allow_private_networks,
+                                       timeout=settings.import_timeout_seconds,
+                                       max_bytes=settings.import_max_bytes),
+        import_max_bytes=settings.import_max_bytes,
     )
 
 
@@ -78,6 +84,7 @@ def assemble_registry(
     clock: Callable[[], datetime] | None = None, log_origin: str | None = None,
     embedder: Embedder | None = None, index_dir: Path | None = None,
     checker: ProofChecker | None = None, self_service: bool = True,
+    fetcher: DocumentFetcher | None = None, import_max_bytes: int = 4_194_304,
 ) -> Registry:
     """A Registry over a store and key ring: the search indexes (in memory, or under
     ``index_dir``) and every use case wired together. Fills cards a store written before
@@ -104,6 +111,12 @@ def assemble_registry(
                             registry_name=registry_name, public_url=public_url, now=now,
                             after_write=discovery.keywords_changed)
     access = Access(store=store, now=now)
+    importing = Importing(
+        store=store, publishing=publishing, indexer=indexer,
+        fetcher=fetcher or NetworkDocumentFetcher(allow_private=False, timeout=10.0,
+                                                  max_bytes=import_max_bytes),
+        public_url=public_url, now=now, after_write=discovery.keywords_changed,
+        max_bytes=import_max_bytes)
     return Registry(
         store=store, keys=keys, public_url=public_url, log=log, reading=reading,
         publishing=publishing,
@@ -116,5 +129,6 @@ def assemble_registry(
                       self_service=self_service),
         engine=engine, resolver=resolver,
         keywords=keywords, vectors=vectors, learned=learned, embedder=embedder,
-        callback_secret=callback_secret,
+        callback_secret=callback_secret, importing=importing,
+        mcp=McpRegistry(store=store, importing=importing),
     )

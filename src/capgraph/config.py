@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     dns_nameservers: str = ""
     claim_recheck_hours: int = Field(default=24, ge=0)
     self_service_keys: bool = True
+    import_max_bytes: int = Field(default=4_194_304, ge=1024)
+    import_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @property
     def trusted_proxy_addresses(self) -> list[str]:

@@ -18,6 +18,7 @@ __all__ = [
     "Conflict",
     "EmbedderUnavailable",
     "Finding",
+    "ImportRefused",
     "InvalidManifest",
     "InvalidPassport",
     "LogInconsistent",
@@ -239,3 +240,23 @@ class ClaimExpired(CapgraphError):
 
     code = "claim-expired"
     title = "Claim expired"
+
+
+class ImportRefused(CapgraphError):
+    """An import stored nothing: every entry was refused. ``entries`` holds, per entry, its
+    index, its name when one was read, and the reasons (``registry/importing.py``)."""
+
+    code = "import-refused"
+    title = "Import refused"
+
+    def __init__(self, message: str, *, entries: list[dict[str, object]]) -> None:
+        super().__init__(message, entries=entries)
+        self.entries = entries
+
+    def diagnostics(self) -> str:
+        lines = [f"{self.title}: {self.message}"]
+        for entry in self.entries:
+            name = entry.get("name") or f"entry {entry.get('index')}"
+            for reason in entry.get("errors", []):  # type: ignore[attr-defined]
+                lines.append(f"  {name}: {reason}")
+        return "\n".join(lines)

@@ -20,6 +20,7 @@ import click
 
 from capgraph.bootstrap import build_registry
 from capgraph.cli.evaluate import eval_command
+from capgraph.cli.importing import import_command
 from capgraph.cli.monitor import log_group
 from capgraph.cli.owners import claims_group, owners_group
 from capgraph.config import Settings
@@ -189,15 +190,6 @@ def publish(obj: _Context, files: tuple[Path, ...]) -> None:
     """Publish manifests as signed passport versions."""
     _each_file(files, lambda path: _stored(
         obj.registry().publish(path.read_bytes(), hint=_hint(path))))
-
-
-@cli.command(name="import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.pass_obj
-def import_(obj: _Context, files: tuple[Path, ...]) -> None:
-    """Import passport JSON files (envelopes as GET /api/v1/passport serves them)."""
-    _each_file(files, lambda path: _stored(obj.registry().import_passport(
-        parse_manifest_text(path.read_bytes(), hint="json"))))
 
 
 @cli.command()
@@ -418,6 +410,7 @@ cli.add_command(owners_group)
 cli.add_command(claims_group)
 cli.add_command(eval_command)
 cli.add_command(log_group)
+cli.add_command(import_command)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from capgraph.http.clients import client_address, trusted_set
 from capgraph.http.deps import ApiKey, BaseUrl, RegistryDep, api_secret, body_hint
 from capgraph.http.shapes import (
     feedback_json,
+    import_json,
     publish_json,
     resolution_json,
     search_json,
@@ -27,7 +28,7 @@ from capgraph.http.shapes import (
     verify_json,
     version_json,
 )
-from capgraph.registry import Registry
+from capgraph.registry import IMPORT_FORMATS, PASSPORT_FORMAT, Registry
 
 __all__ = ["router"]
 
@@ -41,6 +42,16 @@ _MANIFEST_BODY: dict[str, Any] = {
             "application/json": {"schema": {"type": "object"}},
         },
         "description": "An unfragile.yml manifest, as YAML or JSON (docs/MANIFEST.md).",
+    }
+}
+_IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/json": {"schema": {"type": "object"}},
+                    "text/markdown": {"schema": {"type": "string"}}},
+        "description": "An MCP server.json, an A2A agent card, a Hugging Face model card "
+        "(README.md), an OpenRouter-style model list, or a capgraph passport "
+        "(docs/IMPORT.md). Empty when ?url= is given.",
     }
 }
 _JSON_BODY: dict[str, Any] = {
@@ -109,12 +120,29 @@ async def publish(request: Request, registry: RegistryDep, key: ApiKey, base: Ba
     return _json(publish_json(result), 201 if result.created else 200, {"Location": location})
 
 
-@router.post("/import", tags=["artifacts"], summary="Import a passport (API key required)",
-             openapi_extra=_JSON_BODY)
-async def import_passport(request: Request, registry: RegistryDep, key: ApiKey) -> Response:
-    result = await run_in_threadpool(registry.import_passport, await _json_body(request),
-                                     publisher_id=key.publisher_id)
-    return _json(publish_json(result), 201 if result.created else 200)
+@router.post("/import", tags=["artifacts"], openapi_extra=_IMPORT_BODY,
+             summary="Import a document in another format, or fetch one (API key required)")
+async def import_document(
+    request: Request, registry: RegistryDep, key: ApiKey,
+    url: str | None = Query(default=None, max_length=2000,
+                            description="fetch the document from this https URL"),
+    format: str | None = Query(default=None, description="one of " + ", ".join(IMPORT_FORMATS)),
+    source_url: str | None = Query(default=None, max_length=2000,
+                                   description="where the posted document came from"),
+) -> Response:
+    if url is not None:
+        report = await run_in_threadpool(registry.import_url, url, fmt=format,
+                                         publisher_id=key.publisher_id)
+    else:
+        report = await run_in_threadpool(registry.import_document, await request.body(),
+                                         fmt=format, source_url=source_url,
+                                         publisher_id=key.publisher_id)
+    report.raise_if_nothing_stored()
+    single = report.entries[0] if len(report.entries) == 1 else None
+    if report.format == PASSPORT_FORMAT and single is not None and single.result is not None:
+        return _json(publish_json(single.result), 201 if single.result.created else 200)
+    return _json(import_json(report), 201 if any(e.status in ("new", "updated")
+                                                 for e in report.entries) else 200)
 
 
 @router.get("/artifacts/{slug}", tags=["artifacts"], summary="An artifact and its history")

@@ -15,6 +15,7 @@ from capgraph.config import Settings
 from capgraph.errors import CapgraphError
 from capgraph.http.api import feedback_router, router
 from capgraph.http.asgi import BodyLimit, PassportFastPath
+from capgraph.http.mcp_registry import mcp_registry_router
 from capgraph.http.ownership_api import ownership_router
 from capgraph.http.problems import PROBLEM_TYPE, headers_for, problem_body, problem_for
 from capgraph.http.ratelimit import RateLimit
@@ -47,6 +48,7 @@ def create_app(registry: Registry, settings: Settings) -> Any:
     app.include_router(router)
     app.include_router(feedback_router)
     app.include_router(ownership_router)
+    app.include_router(mcp_registry_router)
     app.include_router(web_router())  # last: its /{slug} artifact page is a catch-all
 
     @app.exception_handler(CapgraphError)

@@ -13,6 +13,7 @@ from capgraph.errors import (
     ClaimFailed,
     Conflict,
     EmbedderUnavailable,
+    ImportRefused,
     InvalidManifest,
     InvalidPassport,
     LogInconsistent,
@@ -49,6 +50,7 @@ _STATUS: list[tuple[type[CapgraphError], int]] = [
     (PayloadTooLarge, 413),
     (InvalidManifest, 422),
     (InvalidPassport, 422),
+    (ImportRefused, 422),
     (SignatureInvalid, 422),
     (TokenInvalid, 403),
     (RateLimited, 429),
@@ -101,6 +103,8 @@ def problem_for(error: CapgraphError, *, instance: str | None = None) -> tuple[i
         extra = {"lookedUp": error.looked_up, "found": error.found}
     elif isinstance(error, RateLimited):
         extra = {"retry_after": error.retry_after}
+    elif isinstance(error, ImportRefused):
+        extra = {"entries": error.entries}
     return status, problem_body(
         status=status, code=error.code, title=error.title, detail=error.message,
         instance=instance, **extra,

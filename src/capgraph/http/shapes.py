@@ -7,7 +7,13 @@ from typing import Any
 
 from capgraph.errors import Finding
 from capgraph.ports import ClaimRecord, OwnershipRecord, StoredVersion
-from capgraph.registry import FeedbackResult, PublishResult, ValidationReport, VerifyReport
+from capgraph.registry import (
+    FeedbackResult,
+    ImportReport,
+    PublishResult,
+    ValidationReport,
+    VerifyReport,
+)
 from capgraph.search.results import (
     Alternative,
     Answer,
@@ -48,6 +54,12 @@ def publish_json(result: PublishResult) -> dict[str, Any]:
         "contentHash": result.stored.content_hash,
         "warnings": _findings(result.warnings),
     }
+
+
+def import_json(report: ImportReport) -> dict[str, Any]:
+    """An import's summary and each entry's outcome (docs/IMPORT.md)."""
+    return {"format": report.format, "source": report.source, "summary": report.counts(),
+            "entries": [e.to_json() for e in report.entries]}
 
 
 def verify_json(report: VerifyReport) -> dict[str, Any]:

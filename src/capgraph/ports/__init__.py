@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -50,11 +51,13 @@ __all__ = [
     "ArtifactSummary",
     "ClaimRecord",
     "CountedReport",
+    "DocumentFetcher",
     "Embedder",
     "EventStore",
     "FeedbackChange",
     "FeedbackRecord",
     "FeedbackStore",
+    "FetchedDocument",
     "IndexFeeds",
     "IntentEntry",
     "IntentMatch",
@@ -303,6 +306,25 @@ class ProofChecker(Protocol):
         ``unfragile.yml`` at its default branch holds ``unfragile-claim: {token}``."""
         ...
 
+
+
+@dataclass(frozen=True)
+class FetchedDocument:
+    """What a document fetch read: the body (None when nothing was accepted), the URL it
+    finally came from, and why nothing was accepted ("" when a body was)."""
+
+    url: str
+    body: bytes | None
+    problem: str = ""
+
+
+class DocumentFetcher(Protocol):
+    """One bounded GET of a document to import (``proofs/documents.py``): the claim-proof
+    rules (https only, same-host redirects, one deadline, a byte cap, public addresses)."""
+
+    def fetch(self, url: str) -> FetchedDocument:
+        """Never raises for network trouble: the result's ``problem`` says what went wrong."""
+        ...
 
 
 class Embedder(Protocol):

@@ -25,6 +25,8 @@ from capgraph.registry.access import Access
 from capgraph.registry.claims import Claims, ClaimStarted, DomainKey
 from capgraph.registry.discovery import Discovery, IndexStatus
 from capgraph.registry.feedback import FeedbackResult, Reporting
+from capgraph.registry.importing import Importing, ImportReport, Progress
+from capgraph.registry.mcp_registry import McpRegistry, ServerPage
 from capgraph.registry.ownership import Ownership
 from capgraph.registry.publishing import Publishing, PublishResult, ValidationReport
 from capgraph.registry.reading import Reading
@@ -50,7 +52,8 @@ class Registry:
                  claims: Claims, engine: SearchEngine,
                  resolver: Resolver, keywords: KeywordIndex, vectors: VectorIndex | None,
                  learned: LearnedIndex | None, embedder: Embedder | None,
-                 callback_secret: Callable[[], bytes]) -> None:
+                 callback_secret: Callable[[], bytes], importing: Importing,
+                 mcp: McpRegistry) -> None:
         self.store = store
         self.keys = keys
         self.public_url = public_url
@@ -70,6 +73,8 @@ class Registry:
         self._access = access
         self._ownership = ownership
         self._claims = claims
+        self._importing = importing
+        self._mcp = mcp
 
     # -- publishing ---------------------------------------------------------------------------
     def validate(self, text: str | bytes, *, hint: str | None = None) -> ValidationReport:
@@ -84,6 +89,36 @@ class Registry:
                         publisher_id: str | None = None) -> PublishResult:
         return self._publishing.import_passport(document, summary=summary,
                                                 publisher_id=publisher_id)
+
+    # -- importing (importers/) and the MCP Registry API (/v0.1) -------------------------------
+    def import_document(self, data: bytes, *, fmt: str | None = None,
+                        source_url: str | None = None, publisher_id: str | None = None,
+                        progress: Progress | None = None) -> ImportReport:
+        """Detect and import every entry of a document (registry/importing.py)."""
+        return self._importing.import_document(data, fmt=fmt, source_url=source_url,
+                                               publisher_id=publisher_id, progress=progress)
+
+    def import_url(self, url: str, *, fmt: str | None = None, publisher_id: str | None = None,
+                   progress: Progress | None = None) -> ImportReport:
+        """Fetch a document (the claim proofs' safe-fetch rules) and import it."""
+        return self._importing.import_url(url, fmt=fmt, publisher_id=publisher_id,
+                                          progress=progress)
+
+    def mcp_servers(self, *, base_url: str, cursor: str | None = None, limit: int = 30,
+                    search: str | None = None, updated_since: str | None = None,
+                    version: str | None = None) -> ServerPage:
+        return self._mcp.servers(base_url=base_url, cursor=cursor, limit=limit, search=search,
+                                 updated_since=updated_since, version=version)
+
+    def mcp_server_versions(self, name: str, *, base_url: str) -> list[dict[str, Any]]:
+        return self._mcp.versions(name, base_url=base_url)
+
+    def mcp_server_version(self, name: str, version: str, *, base_url: str) -> dict[str, Any]:
+        return self._mcp.version(name, version, base_url=base_url)
+
+    def publish_server_json(self, document: Any, *, publisher_id: str | None, base_url: str
+                            ) -> dict[str, Any]:
+        return self._mcp.publish(document, publisher_id=publisher_id, base_url=base_url)
 
     # -- ownership and claims -----------------------------------------------------------------
     def ownership(self, slug: str) -> OwnershipRecord | None:

@@ -224,7 +224,8 @@ class Publishing:
                 return None
             old = json.loads(latest.passport)
             community = None  # an import keeps its adoption as imported
-            if latest.source_kind == "manifest":
+            sourced = old.get("provenance", {}).get("trust.community", "").startswith("sourced")
+            if latest.source_kind == "manifest" and not sourced:  # sourced counts stay counted
                 manifest, _ = validate_manifest(json.loads(latest.source))
                 community = manifest.community if manifest is not None else None
             body = apply_verification(old["unfragile"], verification,
