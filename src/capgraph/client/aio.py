@@ -60,7 +60,7 @@ class AsyncClient(ClientBase):
     async def _run(self, call: Call) -> Any:
         attempt = 0
         while True:
-            response = await self._http.send(self._request(call))
+            response = await self._http.send(self._request(self._http, call))
             wait = self.retry.delay(response.status_code, response.headers.get("Retry-After"),
                                     attempt)
             if wait is None:

@@ -32,10 +32,11 @@ class ClientBase:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._timeout = timeout
 
-    def _request(self, call: Call) -> httpx.Request:
+    def _request(self, http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
         headers = {"Content-Type": call.content_type} if call.content_type else {}
-        return httpx.Request(call.method, self.base_url + call.path, params=dict(call.params),
-                             json=call.json, content=call.content, headers=headers)
+        return http.build_request(call.method, self.base_url + call.path,
+                                  params=dict(call.params), json=call.json,
+                                  content=call.content, headers=headers)
 
     @staticmethod
     def _read(call: Call, response: httpx.Response) -> Any:
