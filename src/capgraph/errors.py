@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "ApiError",
     "BadRequest",
     "CapgraphError",
     "ClaimExpired",
@@ -260,3 +261,22 @@ class ImportRefused(CapgraphError):
             for reason in entry.get("errors", []):  # type: ignore[attr-defined]
                 lines.append(f"  {name}: {reason}")
         return "\n".join(lines)
+class ApiError(CapgraphError):
+    """A registry answered an error over HTTP (raised by ``capgraph.client``): ``status`` is
+    the HTTP status, ``problem`` the problem+json body, and ``code`` the problem's own code
+    (``not-found``, ``conflict``, ``rate-limited``, ...) when it has one."""
+
+    code = "api-error"
+    title = "The registry refused the request"
+
+    def __init__(self, message: str, *, status: int, problem: dict[str, Any] | None = None
+                 ) -> None:
+        super().__init__(message, status=status)
+        self.status = status
+        self.problem = problem or {}
+        problem_code = self.problem.get("code")
+        if isinstance(problem_code, str):
+            self.code = problem_code
+
+    def diagnostics(self) -> str:
+        return f"{self.title} (HTTP {self.status}, {self.code}): {self.message}"

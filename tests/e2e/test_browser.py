@@ -30,6 +30,7 @@ AXE_PAGES = {
     "methodology": "/methodology",
     "trust": "/trust",
     "docs": "/docs",
+    "agents": "/docs/agents",
     "not-found": "/no-such-artifact",
 }
 

@@ -19,7 +19,7 @@ MARKDOWN = "text/markdown; charset=utf-8"
 PAGES = [
     "/", "/?q=edit+code+in+my+git+repo", "/?type=mcp", "/aider", "/qwen-qwen3.5-flash-02-23",
     "/compare", "/compare?artifact=aider", "/compare/aider-vs-openhands", "/methodology",
-    "/trust", "/docs", "/submit", "/submit?claim=aider",
+    "/trust", "/docs", "/docs/agents", "/submit", "/submit?claim=aider",
 ]  # fmt: skip
 
 

@@ -21,6 +21,7 @@ import click
 from capgraph.bootstrap import build_registry
 from capgraph.cli.evaluate import eval_command
 from capgraph.cli.importing import import_command
+from capgraph.cli.mcp_stdio import mcp_command
 from capgraph.cli.monitor import log_group
 from capgraph.cli.owners import claims_group, owners_group
 from capgraph.config import Settings
@@ -411,6 +412,7 @@ cli.add_command(claims_group)
 cli.add_command(eval_command)
 cli.add_command(log_group)
 cli.add_command(import_command)
+cli.add_command(mcp_command)
 
 
 def main() -> None:

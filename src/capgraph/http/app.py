@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from capgraph import __version__
 from capgraph.config import Settings
@@ -21,6 +22,7 @@ from capgraph.http.problems import PROBLEM_TYPE, headers_for, problem_body, prob
 from capgraph.http.ratelimit import RateLimit
 from capgraph.http.recheck import recheck_lifespan
 from capgraph.http.web import web_router
+from capgraph.mcp import McpEndpoint
 from capgraph.registry import Registry
 
 __all__ = ["create_app"]
@@ -33,7 +35,9 @@ def _problem(status: int, body: bytes, headers: dict[str, str] | None = None) ->
 
 
 def create_app(registry: Registry, settings: Settings) -> Any:
-    """The full ASGI app: FastAPI routes behind the body limit and the passport fast path."""
+    """The full ASGI app: FastAPI routes (and MCP at /mcp) behind the body limit and the
+    passport fast path."""
+    mcp = McpEndpoint(registry, settings)
     app = FastAPI(
         title="capgraph",
         version=__version__,
@@ -41,7 +45,8 @@ def create_app(registry: Registry, settings: Settings) -> Any:
         openapi_url="/api/v1/openapi.json",
         docs_url=None,  # the interactive docs load scripts from a CDN; /docs is our own page
         redoc_url=None,
-        lifespan=recheck_lifespan(registry.recheck_claims, settings.claim_recheck_hours),
+        lifespan=recheck_lifespan(registry.recheck_claims, settings.claim_recheck_hours,
+                                  also=mcp.running),
     )
     app.state.registry = registry
     app.state.settings = settings
@@ -49,6 +54,8 @@ def create_app(registry: Registry, settings: Settings) -> Any:
     app.include_router(feedback_router)
     app.include_router(ownership_router)
     app.include_router(mcp_registry_router)
+    app.router.routes.append(Route("/mcp", mcp, methods=["GET", "POST", "DELETE"],
+                                   include_in_schema=False))
     app.include_router(web_router())  # last: its /{slug} artifact page is a catch-all
 
     @app.exception_handler(CapgraphError)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 __all__ = ["Rechecker", "recheck_lifespan"]
@@ -39,19 +39,22 @@ class Rechecker:
         self._thread.join(timeout=10)
 
 
-def recheck_lifespan(recheck: Callable[[], object], hours: int
+def recheck_lifespan(recheck: Callable[[], object], hours: int,
+                     also: Callable[[], AbstractAsyncContextManager[None]] | None = None
                      ) -> Callable[[Any], Any]:
-    """A FastAPI lifespan running a ``Rechecker`` while the app serves (none for 0 hours)."""
+    """A FastAPI lifespan running a ``Rechecker`` while the app serves (none for 0 hours),
+    inside ``also()`` when given: what else must run while the app serves (the MCP endpoint)."""
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        if hours <= 0:
-            yield
-            return
-        rechecker = Rechecker(recheck, interval_seconds=hours * 3600)
-        rechecker.start()
-        try:
-            yield
-        finally:
-            rechecker.stop()
+        async with also() if also is not None else nullcontext():
+            if hours <= 0:
+                yield
+                return
+            rechecker = Rechecker(recheck, interval_seconds=hours * 3600)
+            rechecker.start()
+            try:
+                yield
+            finally:
+                rechecker.stop()
 
     return lifespan

@@ -25,6 +25,7 @@ from capgraph.search.results import (
 
 __all__ = [
     "claim_json",
+    "compare_json",
     "feedback_json",
     "ownership_json",
     "publish_json",
@@ -174,3 +175,28 @@ def claim_json(claim: ClaimRecord, instructions: str | None = None) -> dict[str,
     if instructions is not None:
         out["instructions"] = instructions
     return out
+
+
+def compare_json(sides: list[tuple[StoredVersion, dict[str, Any]]], base: str
+                 ) -> dict[str, Any]:
+    """Artifacts side by side: each one's score components (``score_breakdown``) and
+    capabilities, and per component the slug that contributes most (or ``tie``)."""
+    artifacts: list[dict[str, Any]] = []
+    for stored, breakdown in sides:
+        body = stored.body()
+        artifacts.append({
+            "slug": stored.slug, "name": stored.name, "type": stored.artifact_type,
+            "unfragileRank": stored.score, "version": stored.version,
+            "verified": bool(body.get("trust", {}).get("verified")),
+            "capabilities": [c.get("name") for c in body.get("capabilities", [])],
+            "components": {name: {k: c[k] for k in ("value", "weight", "contribution")}
+                           for name, c in breakdown["components"].items()},
+            "passport": f"{base}/api/v1/passport/{stored.slug}",
+        })
+    leaders: dict[str, str] = {}
+    for name in artifacts[0]["components"] if artifacts else ():
+        points = [(a["components"][name]["contribution"], a["slug"]) for a in artifacts]
+        best = max(points)[0]
+        top = [slug for value, slug in points if value == best]
+        leaders[name] = top[0] if len(top) == 1 else "tie"
+    return {"artifacts": artifacts, "leaders": leaders}

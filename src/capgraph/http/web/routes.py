@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from capgraph.errors import NotFound
 from capgraph.http.asgi import base_url_of
+from capgraph.http.web.agents import agents_view
 from capgraph.http.web.catalog import Catalog
 from capgraph.http.web.compare import compare_pair_view, compare_picker_view, split_pair
 from capgraph.http.web.reference import docs_view, methodology_view, trust_view
@@ -152,6 +153,10 @@ def _docs(request: Request, site: Site) -> Any:
     return docs_view(site, request.app.openapi(), openapi_url)
 
 
+def _agents(request: Request, site: Site) -> Any:
+    return agents_view(site)
+
+
 def _submit(request: Request, site: Site) -> Any:
     return submit_view(site, claim=_param(request, "claim"),
                        claim_id=_param(request, "claimId"))
@@ -166,6 +171,7 @@ PAGES: list[tuple[str, str, Builder]] = [
     ("/methodology", "methodology", _methodology),
     ("/trust", "trust", _trust),
     ("/docs", "docs", _docs),
+    ("/docs/agents", "agents", _agents),
     ("/submit", "submit", _submit),
     ("/{slug}", "artifact", _artifact),
 ]
