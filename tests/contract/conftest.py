@@ -29,7 +29,9 @@ from capgraph.registry.versions import NewVersion, VersionBuilder, append_versio
 from capgraph.search.cards import card_json
 from capgraph.search.documents import SearchDoc
 from capgraph.storage.memory import MemoryStore
+from capgraph.storage.postgres import PostgresStore
 from capgraph.storage.sqlite import SQLiteStore
+from tests import pg
 
 CREATED_AT = T0 = "2026-11-01T12:00:00.000Z"
 EARLY, T1, T2 = ("2026-11-01T11:00:00.000Z", "2026-11-01T12:00:01.000Z",
@@ -46,6 +48,12 @@ def open_sqlite(where: Path) -> Store:
     return SQLiteStore(where / "cg.db")
 
 
+def open_postgres(where: Path) -> Store:
+    """A store in the run's PostgreSQL database (``tests/pg.py``), in a schema of its own
+    named after the location, migrated like ``capgraph db migrate`` does."""
+    return PostgresStore(pg.location_url(where), pool_size=4)
+
+
 @dataclass(frozen=True)
 class Backend:
     name: str
@@ -56,6 +64,7 @@ class Backend:
 BACKENDS: dict[str, Backend] = {
     "memory": Backend("memory", open_memory, shared=False),
     "sqlite": Backend("sqlite", open_sqlite, shared=True),
+    "postgres": Backend("postgres", open_postgres, shared=True),
 }
 
 
