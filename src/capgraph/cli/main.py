@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import click
 
 from capgraph.bootstrap import build_registry
+from capgraph.cli.db import db_group
 from capgraph.cli.evaluate import eval_command
 from capgraph.cli.monitor import log_group
 from capgraph.cli.owners import claims_group, owners_group
@@ -418,6 +419,7 @@ cli.add_command(owners_group)
 cli.add_command(claims_group)
 cli.add_command(eval_command)
 cli.add_command(log_group)
+cli.add_command(db_group)
 
 
 def main() -> None:
