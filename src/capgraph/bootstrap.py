@@ -166,7 +166,7 @@ def copy_database(settings: Settings, source: str, target: str) -> CopyOutcome:
         raise BadRequest(f"--from must be sqlite:///path, not {source!r}")
     if not target.startswith(("postgresql://", "postgres://")):
         raise BadRequest(f"--to must be a postgresql:// URL, not {target!r}")
-    path = Path(source.removeprefix("sqlite://"))
+    path = Path(source.removeprefix("sqlite:///"))  # sqlite:////abs or sqlite:///relative
     if not path.is_file():
         raise BadRequest(f"no SQLite database at {path}")
     SQLiteStore(path).close()  # brings an older file's schema up to date first

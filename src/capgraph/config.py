@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         """The SQLite file (``database_url`` when it is ``sqlite:///path``, else ``database``
         when set, else ``capgraph.db`` in the data dir)."""
         if self.database_url and self.database_url.startswith("sqlite:///"):
-            return Path(self.database_url.removeprefix("sqlite://"))
+            return Path(self.database_url.removeprefix("sqlite:///"))  # ////abs, ///relative
         return Path(self.database) if self.database else self.data_dir / "capgraph.db"
 
     @property
