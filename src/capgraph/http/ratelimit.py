@@ -22,7 +22,7 @@ from typing import Any
 
 from starlette.datastructures import Headers
 
-from capgraph.errors import RateLimited, Unauthorized
+from capgraph.errors import RateLimited, StorageError, Unauthorized
 from capgraph.http.clients import client_address, trusted_set
 from capgraph.http.deps import api_secret
 from capgraph.http.problems import send_problem
@@ -65,6 +65,10 @@ class RateLimit:
                 cached = (True, now)
             except Unauthorized:
                 cached = (False, now)
+            except StorageError:
+                # the database is away: count the request as anonymous, remember nothing;
+                # the route answers 503 if it needs the database itself
+                return None
             if len(self._keys) > 10_000:
                 self._keys.clear()
             self._keys[digest] = cached
