@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 from capgraph.config import Settings
 from capgraph.errors import BadRequest
-from capgraph.ports import Embedder, KeyRing, ProofChecker, Store
+from capgraph.ports import Embedder, KeyRing, ProofChecker, SharedLimits, Store
 from capgraph.proofs import NetworkProofChecker
 from capgraph.registry.access import Access
 from capgraph.registry.claims import Claims
@@ -36,10 +36,12 @@ from capgraph.storage.memory import MemoryStore
 from capgraph.storage.pg_copy import CopyReport, copy_sqlite_to_postgres
 from capgraph.storage.postgres import PostgresStore, connect
 from capgraph.storage.postgres_schema import LATEST, migrate
+from capgraph.storage.redis_limits import RedisLimits
 from capgraph.storage.sqlite import SQLiteStore
 
 __all__ = ["CopyOutcome", "assemble_registry", "build_embedder", "build_registry",
-           "copy_database", "migrate_database", "open_store", "scratch_registry"]
+           "copy_database", "migrate_database", "open_store", "scratch_registry",
+           "shared_limits"]
 
 
 def _system_now() -> datetime:
@@ -61,6 +63,13 @@ def open_store(settings: Settings) -> Store:
         return PostgresStore(url, pool_size=settings.database_pool_size,
                              timeout=settings.database_timeout)
     return SQLiteStore(settings.database_path)
+
+
+def shared_limits(settings: Settings) -> SharedLimits | None:
+    """Rate-limit buckets shared by every host (Redis), or None: each process counts."""
+    if not settings.redis_url:
+        return None
+    return RedisLimits(settings.redis_url, prefix=settings.redis_prefix)
 
 
 def build_registry(settings: Settings, *, embedder: Embedder | None = None) -> Registry:

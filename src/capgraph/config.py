@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_timeout: float = Field(default=5.0, gt=0, le=120)
     redis_url: str | None = None
+    redis_prefix: str = "capgraph"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)

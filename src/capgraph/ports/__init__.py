@@ -70,6 +70,7 @@ __all__ = [
     "ProofChecker",
     "PublisherRecord",
     "ResolveRecord",
+    "SharedLimits",
     "Store",
     "StoredVersion",
     "VectorChange",
@@ -303,6 +304,17 @@ class ProofChecker(Protocol):
         ``unfragile.yml`` at its default branch holds ``unfragile-claim: {token}``."""
         ...
 
+
+
+class SharedLimits(Protocol):
+    """Token buckets every host shares (``storage/redis_limits.py``), for rate limits that
+    hold across hosts."""
+
+    async def take(self, client: str, capacity: float) -> float | None:
+        """Take one token from ``client``'s bucket of ``capacity`` tokens a minute: 0 when the
+        request may go, else seconds until it may; None when the shared store cannot answer
+        now (the caller then counts on its own)."""
+        ...
 
 
 class Embedder(Protocol):
