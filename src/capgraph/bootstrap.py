@@ -69,7 +69,8 @@ def shared_limits(settings: Settings) -> SharedLimits | None:
     """Rate-limit buckets shared by every host (Redis), or None: each process counts."""
     if not settings.redis_url:
         return None
-    return RedisLimits(settings.redis_url, prefix=settings.redis_prefix)
+    secret = FileKeyStore(settings.keys_dir).secret("ratelimit")
+    return RedisLimits(settings.redis_url, secret=secret, prefix=settings.redis_prefix)
 
 
 def build_registry(settings: Settings, *, embedder: Embedder | None = None) -> Registry:

@@ -1,6 +1,8 @@
 """Rate-limit buckets in Redis, shared by every host: one Lua script per request reads,
 refills and takes from a client's bucket atomically, on Redis's own clock (hosts' clocks may
-differ). Buckets expire two minutes after their last use; clients are named by a hash.
+differ). Buckets expire two minutes after their last use; a client (an address or an API
+key id) is named by its HMAC under a secret every host shares (``keys/ratelimit.secret``), so
+Redis never holds an address, nor a hash anyone without the key ring could link to one.
 
 When Redis does not answer (within ``timeout``), ``take`` returns None and the caller counts
 in its own process; Redis is tried again ``retry_after`` seconds later. The outage and the
@@ -10,6 +12,7 @@ recovery are logged once each.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import time
 
@@ -43,8 +46,9 @@ return tostring(wait)
 
 
 class RedisLimits:
-    def __init__(self, url: str, *, prefix: str = "capgraph", timeout: float = 0.25,
-                 retry_after: float = 5.0) -> None:
+    def __init__(self, url: str, *, secret: bytes, prefix: str = "capgraph",
+                 timeout: float = 0.25, retry_after: float = 5.0) -> None:
+        self._secret = secret
         self._redis = aioredis.Redis.from_url(url, socket_timeout=timeout,
                                               socket_connect_timeout=timeout)
         self._script = self._redis.register_script(_TAKE)
@@ -57,7 +61,8 @@ class RedisLimits:
         now = time.monotonic()
         if now < self._down_until:
             return None
-        key = self._prefix + hashlib.sha256(client.encode()).hexdigest()[:32]
+        key = self._prefix + hmac.new(self._secret, client.encode(),
+                                      hashlib.sha256).hexdigest()[:32]
         try:
             answer = await self._script(keys=[key], args=[capacity])
         except (RedisError, OSError) as exc:
