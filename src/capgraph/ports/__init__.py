@@ -8,8 +8,9 @@ log leaf and its nodes are appended, which index rows a version writes, the per-
 feedback cap, card filling) live above the adapters, in ``registry/``; an adapter only
 translates these calls to its database.
 
-Adapters: ``storage/memory.py`` (tests, throwaway registries) and ``storage/sqlite.py`` (the
-default). ``tests/contract/`` runs every behaviour below against each of them.
+Adapters: ``storage/memory.py`` (tests, throwaway registries), ``storage/sqlite.py`` (the
+default) and ``storage/postgres.py`` (several hosts on one database). ``tests/contract/``
+runs every behaviour below against each of them.
 """
 
 from __future__ import annotations
