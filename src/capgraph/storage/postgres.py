@@ -87,11 +87,15 @@ class PostgresStore:
             kwargs={"autocommit": True, "connect_timeout": max(1, round(timeout))},
             reconnect_timeout=0, name="capgraph")
         self._pool.open(wait=False)
-        with self._connection() as conn:
-            try:
-                check_schema(conn, _redacted(url))
-            except psycopg.Error as exc:
-                raise StorageError(f"cannot read the schema version: {exc}") from exc
+        try:
+            with self._connection() as conn:
+                try:
+                    check_schema(conn, _redacted(url))
+                except psycopg.Error as exc:
+                    raise StorageError(f"cannot read the schema version: {exc}") from exc
+        except BaseException:
+            self._pool.close()  # no pool threads left behind by a store that did not open
+            raise
 
     # -- connections -------------------------------------------------------------------------
     @contextmanager
