@@ -1,7 +1,9 @@
 """The store contract: every test in this folder runs against every backend in ``BACKENDS``.
 
-A backend is a way to open a ``Store`` at a location (a test's own ``tmp_path``). To add one
-(PostgreSQL, say), add a row to ``BACKENDS``: its ``open`` must give a fresh, empty store for
+A backend is a way to open a ``Store`` at a location (a test's own ``tmp_path``). The
+``postgres`` backend needs the machine's PostgreSQL on 127.0.0.1:5432 (``tests/pg.py``: a
+database per test run, a schema per location, dropped after). To add one, add a row to
+``BACKENDS``: its ``open`` must give a fresh, empty store for
 a fresh location, and ``shared`` says whether a second store opened at the same location, in
 this process or another, sees the same data (tests that need that are marked ``shared_data``
 and run on those backends only).
