@@ -3,7 +3,6 @@ DNS server (UDP, dnspython's message API) whose TXT records a test sets."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 import time

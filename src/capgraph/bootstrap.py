@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
 from capgraph.config import Settings
-from capgraph.ports import DocumentFetcher, Embedder, KeyRing, ProofChecker, Store
+from capgraph.errors import BadRequest
+from capgraph.ports import DocumentFetcher, Embedder, KeyRing, ProofChecker, SharedLimits, Store
 from capgraph.proofs import NetworkDocumentFetcher, NetworkProofChecker
 from capgraph.registry.access import Access
 from capgraph.registry.claims import Claims
@@ -33,9 +35,15 @@ from capgraph.search.resolver import Resolver
 from capgraph.search.vectors import VectorIndex
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
+from capgraph.storage.pg_copy import CopyReport, copy_sqlite_to_postgres
+from capgraph.storage.postgres import PostgresStore, connect
+from capgraph.storage.postgres_schema import LATEST, migrate
+from capgraph.storage.redis_limits import RedisLimits
 from capgraph.storage.sqlite import SQLiteStore
 
-__all__ = ["assemble_registry", "build_embedder", "build_registry", "scratch_registry"]
+__all__ = ["CopyOutcome", "assemble_registry", "build_embedder", "build_registry",
+           "copy_database", "migrate_database", "open_store", "scratch_registry",
+           "shared_limits"]
 
 
 def _system_now() -> datetime:
@@ -49,11 +57,29 @@ def build_embedder(settings: Settings) -> Embedder | None:
     return MiniLMEmbedder(threads=1)
 
 
+def open_store(settings: Settings) -> Store:
+    """The configured store: PostgreSQL when ``database_url`` names one (its schema must be
+    migrated: ``SchemaOutOfDate`` otherwise), else the SQLite file (migrated on open)."""
+    url = settings.postgres_url
+    if url is not None:
+        return PostgresStore(url, pool_size=settings.database_pool_size,
+                             timeout=settings.database_timeout)
+    return SQLiteStore(settings.database_path)
+
+
+def shared_limits(settings: Settings) -> SharedLimits | None:
+    """Rate-limit buckets shared by every host (Redis), or None: each process counts."""
+    if not settings.redis_url:
+        return None
+    secret = FileKeyStore(settings.keys_dir).secret("ratelimit")
+    return RedisLimits(settings.redis_url, secret=secret, prefix=settings.redis_prefix)
+
+
 def build_registry(settings: Settings, *, embedder: Embedder | None = None) -> Registry:
-    """A Registry on the configured SQLite file and key directory."""
+    """A Registry on the configured store and key directory."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return assemble_registry(
-        store=SQLiteStore(settings.database_path),
+        store=open_store(settings),
         keys=FileKeyStore(settings.keys_dir),
         embedder=embedder if embedder is not None else build_embedder(settings),
         index_dir=settings.index_dir,
@@ -132,3 +158,51 @@ def assemble_registry(
         callback_secret=callback_secret, importing=importing,
         mcp=McpRegistry(store=store, importing=importing),
     )
+
+
+def migrate_database(settings: Settings) -> tuple[str, list[int], int]:
+    """Bring the configured database's schema up to date: (backend, the migrations applied
+    now, the schema version it is at). SQLite migrates whenever it is opened."""
+    url = settings.postgres_url
+    if url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        SQLiteStore(settings.database_path).close()
+        return "sqlite", [], 0
+    conn = connect(url, timeout=settings.database_timeout)
+    try:
+        return "postgresql", migrate(conn), LATEST
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True)
+class CopyOutcome:
+    report: CopyReport
+    source_checkpoint: str  # the signed checkpoint of each side (same key): equal notes
+    target_checkpoint: str  # prove the same log at the same size
+
+
+def copy_database(settings: Settings, source: str, target: str) -> CopyOutcome:
+    """Copy the embedded registry at ``source`` (``sqlite:///path``) into the empty
+    PostgreSQL database at ``target``, and sign a checkpoint of each side with the log key
+    of ``settings``' key directory."""
+    if not source.startswith("sqlite:///"):
+        raise BadRequest(f"--from must be sqlite:///path, not {source!r}")
+    if not target.startswith(("postgresql://", "postgres://")):
+        raise BadRequest(f"--to must be a postgresql:// URL, not {target!r}")
+    path = Path(source.removeprefix("sqlite:///"))  # sqlite:////abs or sqlite:///relative
+    if not path.is_file():
+        raise BadRequest(f"no SQLite database at {path}")
+    SQLiteStore(path).close()  # brings an older file's schema up to date first
+    report = copy_sqlite_to_postgres(path, target)
+    notes = []
+    keys = FileKeyStore(settings.keys_dir)
+    for store in (SQLiteStore(path), PostgresStore(target, pool_size=1,
+                                                   timeout=settings.database_timeout)):
+        try:
+            log = TransparencyLog(store=store, keys=keys, origin=settings.origin,
+                                  now=_system_now)
+            notes.append(log.checkpoint()[1] if report.log_size else "")
+        finally:
+            store.close()
+    return CopyOutcome(report, notes[0], notes[1])

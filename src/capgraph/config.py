@@ -25,6 +25,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=_default_data_dir)
     database: str | None = None
+    database_url: str | None = None
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_timeout: float = Field(default=5.0, gt=0, le=120)
+    redis_url: str | None = None
+    redis_prefix: str = "capgraph"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
@@ -60,8 +65,19 @@ class Settings(BaseSettings):
         return out
 
     @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL URL when ``database_url`` selects PostgreSQL, else None (SQLite)."""
+        url = self.database_url
+        if url and url.split(":", 1)[0] in ("postgresql", "postgres"):
+            return url
+        return None
+
+    @property
     def database_path(self) -> Path:
-        """The SQLite file (``database`` when set, else ``capgraph.db`` in the data dir)."""
+        """The SQLite file (``database_url`` when it is ``sqlite:///path``, else ``database``
+        when set, else ``capgraph.db`` in the data dir)."""
+        if self.database_url and self.database_url.startswith("sqlite:///"):
+            return Path(self.database_url.removeprefix("sqlite:///"))  # ////abs, ///relative
         return Path(self.database) if self.database else self.data_dir / "capgraph.db"
 
     @property

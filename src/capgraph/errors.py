@@ -29,9 +29,11 @@ __all__ = [
     "PayloadTooLarge",
     "ProofInvalid",
     "RateLimited",
+    "SchemaOutOfDate",
     "SelfServiceDisabled",
     "SignatureInvalid",
     "StorageError",
+    "StorageUnavailable",
     "TokenInvalid",
     "Unauthorized",
     "UnknownKey",
@@ -201,6 +203,25 @@ class StorageError(CapgraphError):
 
     code = "storage-error"
     title = "Storage error"
+
+
+class StorageUnavailable(StorageError):
+    """The database cannot be reached now (down, restarting, every connection busy);
+    ``retry_after`` seconds is a fair wait before trying again."""
+
+    code = "storage-unavailable"
+    title = "Storage unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 2) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class SchemaOutOfDate(StorageError):
+    """The database's schema is not the one this code needs (``capgraph db migrate``)."""
+
+    code = "schema-out-of-date"
+    title = "Database schema out of date"
 
 
 class EmbedderUnavailable(CapgraphError):

@@ -1,7 +1,9 @@
 """The store contract: every test in this folder runs against every backend in ``BACKENDS``.
 
-A backend is a way to open a ``Store`` at a location (a test's own ``tmp_path``). To add one
-(PostgreSQL, say), add a row to ``BACKENDS``: its ``open`` must give a fresh, empty store for
+A backend is a way to open a ``Store`` at a location (a test's own ``tmp_path``). The
+``postgres`` backend needs the machine's PostgreSQL on 127.0.0.1:5432 (``tests/pg.py``: a
+database per test run, a schema per location, dropped after). To add one, add a row to
+``BACKENDS``: its ``open`` must give a fresh, empty store for
 a fresh location, and ``shared`` says whether a second store opened at the same location, in
 this process or another, sees the same data (tests that need that are marked ``shared_data``
 and run on those backends only).
@@ -29,7 +31,9 @@ from capgraph.registry.versions import NewVersion, VersionBuilder, append_versio
 from capgraph.search.cards import card_json
 from capgraph.search.documents import SearchDoc
 from capgraph.storage.memory import MemoryStore
+from capgraph.storage.postgres import PostgresStore
 from capgraph.storage.sqlite import SQLiteStore
+from tests import pg
 
 CREATED_AT = T0 = "2026-11-01T12:00:00.000Z"
 EARLY, T1, T2 = ("2026-11-01T11:00:00.000Z", "2026-11-01T12:00:01.000Z",
@@ -46,6 +50,12 @@ def open_sqlite(where: Path) -> Store:
     return SQLiteStore(where / "cg.db")
 
 
+def open_postgres(where: Path) -> Store:
+    """A store in the run's PostgreSQL database (``tests/pg.py``), in a schema of its own
+    named after the location, migrated like ``capgraph db migrate`` does."""
+    return PostgresStore(pg.location_url(where), pool_size=4)
+
+
 @dataclass(frozen=True)
 class Backend:
     name: str
@@ -56,6 +66,7 @@ class Backend:
 BACKENDS: dict[str, Backend] = {
     "memory": Backend("memory", open_memory, shared=False),
     "sqlite": Backend("sqlite", open_sqlite, shared=True),
+    "postgres": Backend("postgres", open_postgres, shared=True),
 }
 
 

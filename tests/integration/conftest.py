@@ -40,6 +40,8 @@ KNOWN_CODES = {
     "unknown-key", "http-error", "token-invalid", "rate-limited", "storage-error",
     "embedder-unavailable", "proof-invalid", "log-inconsistent", "not-owner",
     "self-service-disabled", "claim-failed", "claim-expired", "import-refused",
+    "storage-unavailable",
+    "schema-out-of-date",
 }  # fmt: skip
 
 _DESCRIPTION = (

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from capgraph.cli.main import cli as capgraph_cli
+from tests import pg
 from tests.conftest import SEEDS, run_cli
 from tests.integration.conftest import (
     CliResult,
@@ -105,7 +106,8 @@ def test_every_command_uses_capgraph_data_dir_and_never_prints_the_key(
 
     def cli(*args: str, check: bool = True) -> CliResult:
         result = invoke(data, *args, check=check, env=env)
-        ran.add(" ".join(args[:2]) if args[0] in ("keys", "index", "owners", "claims") else args[0])
+        two_words = ("keys", "index", "owners", "claims", "db")
+        ran.add(" ".join(args[:2]) if args[0] in two_words else args[0])
         outputs.extend([result.stdout, result.stderr])
         return result
 
@@ -121,6 +123,13 @@ def test_every_command_uses_capgraph_data_dir_and_never_prints_the_key(
     (tmp_path / "p.json").write_text(json.dumps(envelope))
     assert "rank" in cli("versions", "env-widget").stdout
     assert "valid" in cli("verify", str(tmp_path / "p.json")).stdout  # keys from the data dir
+    assert "SQLite" in cli("db", "migrate").stdout
+    name, url = pg.fresh_database()  # the copy signs its checkpoints with this data dir's keys
+    try:
+        copied = cli("db", "copy", "--from", f"sqlite:///{data / 'capgraph.db'}", "--to", url)
+        assert "consistent: the same log at the same size" in copied.stdout
+    finally:
+        pg.drop_database(name)
     # Ownership lives in the same database. The operator's own publish set no owner.
     cli("keys", "create", "--name", "other")
     rows = [line.split("\t") for line in cli("owners", "publishers").stdout.splitlines()]

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import click
 
 from capgraph.bootstrap import build_registry
+from capgraph.cli.db import db_group
 from capgraph.cli.evaluate import eval_command
 from capgraph.cli.importing import import_command
 from capgraph.cli.mcp_stdio import mcp_command
@@ -413,6 +414,7 @@ cli.add_command(eval_command)
 cli.add_command(log_group)
 cli.add_command(import_command)
 cli.add_command(mcp_command)
+cli.add_command(db_group)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from capgraph import __version__
+from capgraph.bootstrap import shared_limits
 from capgraph.config import Settings
 from capgraph.errors import CapgraphError
 from capgraph.http.api import feedback_router, router
@@ -94,4 +95,5 @@ def create_app(registry: Registry, settings: Settings) -> Any:
     limited = BodyLimit(fast, max_bytes=settings.max_body_bytes)
     return RateLimit(limited, registry=registry, anonymous=settings.rate_limit_anonymous,
                      keyed=settings.rate_limit_key, processes=settings.workers,
-                     trusted_proxies=settings.trusted_proxy_addresses)
+                     trusted_proxies=settings.trusted_proxy_addresses,
+                     shared=shared_limits(settings))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from capgraph.errors import CapgraphError, PayloadTooLarge
+from capgraph.errors import CapgraphError, PayloadTooLarge, StorageUnavailable
 from capgraph.http.problems import send_problem
 from capgraph.registry import Registry
 
@@ -106,6 +106,9 @@ class PassportFastPath:
             if match:
                 try:
                     body = self.registry.envelope_bytes(match.group(1), base_url_of(scope))
+                except StorageUnavailable as exc:  # answered now: not a second wait below
+                    await send_problem(send, exc, instance=scope.get("path"))
+                    return
                 except CapgraphError:
                     pass  # not found and friends: the app answers with a problem document
                 else:

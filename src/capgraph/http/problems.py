@@ -26,6 +26,7 @@ from capgraph.errors import (
     SelfServiceDisabled,
     SignatureInvalid,
     StorageError,
+    StorageUnavailable,
     TokenInvalid,
     Unauthorized,
     UnknownKey,
@@ -101,7 +102,7 @@ def problem_for(error: CapgraphError, *, instance: str | None = None) -> tuple[i
         extra = {"reasons": error.reasons}
     elif isinstance(error, ClaimFailed):
         extra = {"lookedUp": error.looked_up, "found": error.found}
-    elif isinstance(error, RateLimited):
+    elif isinstance(error, RateLimited | StorageUnavailable):
         extra = {"retry_after": error.retry_after}
     elif isinstance(error, ImportRefused):
         extra = {"entries": error.entries}
@@ -115,7 +116,7 @@ def headers_for(error: CapgraphError) -> dict[str, str]:
     """Headers an error's answer carries besides its body."""
     if isinstance(error, Unauthorized):
         return {"WWW-Authenticate": "Bearer"}
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | StorageUnavailable):
         return {"Retry-After": str(error.retry_after)}
     if isinstance(error, PayloadTooLarge):  # the rest of the body is not read
         return {"Connection": "close"}

@@ -2,9 +2,11 @@
 
 A client is its API key when the request carries a valid one (``rate_limit_key`` requests a
 minute), else its address (``rate_limit_anonymous``): the TCP peer's, or the forwarded one
-when the peer is a trusted proxy (``client_address`` in http/clients.py). With N server
-processes each process allows 1/N of the limit: the kernel spreads connections over the
-processes, so the whole service allows about the configured rate. Over the limit: 429
+when the peer is a trusted proxy (``client_address`` in http/clients.py). With Redis
+(``redis_url``) every host and process takes from one shared bucket per client, so all of
+them together allow the configured rate; when Redis is away, and without it, each of N
+server processes allows 1/N of the limit: the kernel spreads connections over the
+processes, so one host allows about the configured rate. Over the limit: 429
 problem+json with Retry-After. Addresses are only held in memory and never stored: a bucket
 idle for a minute is full again, so it is dropped at the next request (buckets are kept in
 order of last use).
@@ -22,10 +24,11 @@ from typing import Any
 
 from starlette.datastructures import Headers
 
-from capgraph.errors import RateLimited, Unauthorized
+from capgraph.errors import RateLimited, StorageError, Unauthorized
 from capgraph.http.clients import client_address, trusted_set
 from capgraph.http.deps import api_secret
 from capgraph.http.problems import send_problem
+from capgraph.ports import SharedLimits
 from capgraph.registry import Registry
 
 __all__ = ["RateLimit"]
@@ -45,9 +48,11 @@ class _Bucket:
 class RateLimit:
     def __init__(self, app: Any, *, registry: Registry, anonymous: int, keyed: int,
                  processes: int = 1, trusted_proxies: Iterable[str] = (),
-                 clock: Any = time.monotonic) -> None:
+                 clock: Any = time.monotonic, shared: SharedLimits | None = None) -> None:
         self.app = app
         self.registry = registry
+        self.shared = shared
+        self.full = {"anonymous": float(anonymous), "key": float(keyed)}
         self.anonymous = max(1.0, anonymous / processes)
         self.keyed = max(1.0, keyed / processes)
         self.trusted = trusted_set(trusted_proxies)
@@ -65,6 +70,10 @@ class RateLimit:
                 cached = (True, now)
             except Unauthorized:
                 cached = (False, now)
+            except StorageError:
+                # the database is away: count the request as anonymous, remember nothing;
+                # the route answers 503 if it needs the database itself
+                return None
             if len(self._keys) > 10_000:
                 self._keys.clear()
             self._keys[digest] = cached
@@ -107,7 +116,14 @@ class RateLimit:
             return
         now = self._clock()
         client, capacity = self._client(scope, now)
-        wait = self._take(client, capacity, now)
+        wait: float | None = None
+        if self.shared is not None:  # every host's requests in one bucket: the whole limit
+            capacity = self.full["key" if client.startswith("key:") else "anonymous"]
+            wait = await self.shared.take(client, capacity)
+            if wait is None:  # Redis is away: this process's share, counted here
+                capacity = self.keyed if client.startswith("key:") else self.anonymous
+        if wait is None:
+            wait = self._take(client, capacity, now)
         if wait <= 0:
             await self.app(scope, receive, send)
             return

@@ -8,8 +8,9 @@ log leaf and its nodes are appended, which index rows a version writes, the per-
 feedback cap, card filling) live above the adapters, in ``registry/``; an adapter only
 translates these calls to its database.
 
-Adapters: ``storage/memory.py`` (tests, throwaway registries) and ``storage/sqlite.py`` (the
-default). ``tests/contract/`` runs every behaviour below against each of them.
+Adapters: ``storage/memory.py`` (tests, throwaway registries), ``storage/sqlite.py`` (the
+default) and ``storage/postgres.py`` (several hosts on one database). ``tests/contract/``
+runs every behaviour below against each of them.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ __all__ = [
     "ProofChecker",
     "PublisherRecord",
     "ResolveRecord",
+    "SharedLimits",
     "Store",
     "StoredVersion",
     "VectorChange",
@@ -324,6 +326,14 @@ class DocumentFetcher(Protocol):
 
     def fetch(self, url: str) -> FetchedDocument:
         """Never raises for network trouble: the result's ``problem`` says what went wrong."""
+class SharedLimits(Protocol):
+    """Token buckets every host shares (``storage/redis_limits.py``), for rate limits that
+    hold across hosts."""
+
+    async def take(self, client: str, capacity: float) -> float | None:
+        """Take one token from ``client``'s bucket of ``capacity`` tokens a minute: 0 when the
+        request may go, else seconds until it may; None when the shared store cannot answer
+        now (the caller then counts on its own)."""
         ...
 
 
