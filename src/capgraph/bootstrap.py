@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,7 +50,9 @@ def build_embedder(settings: Settings) -> Embedder | None:
 
 def build_registry(settings: Settings, *, embedder: Embedder | None = None) -> Registry:
     """A Registry on the configured SQLite file and key directory."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Owner-only, like the keys and database files in it (index files hold intents too).
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(settings.data_dir, 0o700)
     return assemble_registry(
         store=SQLiteStore(settings.database_path),
         keys=FileKeyStore(settings.keys_dir),
