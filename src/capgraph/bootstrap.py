@@ -100,7 +100,7 @@ def assemble_registry(
     indexer = Indexer(embedder)
     log = TransparencyLog(store=store, keys=keys,
                           origin=log_origin or f"{urlparse(public_url).netloc}/log", now=now)
-    reading = Reading(store=store, log=log)
+    reading = Reading(store=store, log=log, public_url=public_url)
     discovery = Discovery(store=store, indexer=indexer, engine=engine, resolver=resolver,
                           keywords=keywords, vectors=vectors, embedder=embedder, now=now)
     publishing = Publishing(store=store, keys=keys, indexer=indexer,
