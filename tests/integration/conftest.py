@@ -39,7 +39,7 @@ KNOWN_CODES = {
     "payload-too-large", "invalid-manifest", "invalid-passport", "signature-invalid",
     "unknown-key", "http-error", "token-invalid", "rate-limited", "storage-error",
     "embedder-unavailable", "proof-invalid", "log-inconsistent", "not-owner",
-    "self-service-disabled", "claim-failed", "claim-expired",
+    "self-service-disabled", "claim-failed", "claim-expired", "headers-too-large",
 }  # fmt: skip
 
 _DESCRIPTION = (

@@ -6,7 +6,7 @@ import base64
 import json
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -32,6 +32,11 @@ from capgraph.registry import Registry
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
+
+# Every integer a request carries is bounded in the schema, so FastAPI answers 400 before a
+# number SQLite cannot hold (64 bits) reaches a query: 2^53 - 1 is also the largest integer
+# every JSON client reads exactly.
+INT_MAX = 2**53 - 1
 
 _MANIFEST_BODY: dict[str, Any] = {
     "requestBody": {
@@ -61,7 +66,8 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 async def _json_body(request: Request) -> Any:
     # The manifest parser turns every failure (not UTF-8, syntax, nesting too deep, integers
     # too long) into a ParseError with the position; bare json.loads let the last two become 500s.
-    return parse_manifest_text(await request.body(), hint="json")
+    # Off the event loop, like every parse of a request body: other clients keep being served.
+    return await run_in_threadpool(parse_manifest_text, await request.body(), hint="json")
 
 
 @router.get("/health", tags=["meta"])
@@ -72,7 +78,8 @@ def health(registry: RegistryDep) -> dict[str, Any]:
 @router.get("/passport/{slug}", tags=["passports"], summary="The signed passport of an artifact")
 def get_passport(
     slug: str, registry: RegistryDep, base: BaseUrl,
-    version: int | None = Query(default=None, ge=1, description="an older version number"),
+    version: int | None = Query(default=None, ge=1, le=INT_MAX,
+                                 description="an older version number"),
 ) -> Response:
     return Response(registry.envelope_bytes(slug, base, version=version),
                     media_type="application/json")
@@ -83,7 +90,7 @@ def list_artifacts(
     registry: RegistryDep, base: BaseUrl,
     type: str | None = Query(default=None, description="one of the 19 artifact types"),
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=INT_MAX),
 ) -> Response:
     if type is not None and type not in ARTIFACT_TYPES:
         raise BadRequest(f"type {type!r} is not one of {', '.join(ARTIFACT_TYPES)}")
@@ -132,7 +139,7 @@ def get_artifact(slug: str, registry: RegistryDep, base: BaseUrl) -> Response:
 @router.get("/artifacts/{slug}/score", tags=["trust"],
             summary="How the UnfragileRank was reached, component by component")
 def score_breakdown(slug: str, registry: RegistryDep,
-                    version: int | None = Query(default=None, ge=1)) -> Response:
+                    version: int | None = Query(default=None, ge=1, le=INT_MAX)) -> Response:
     return _json(registry.score_breakdown(slug, version=version))
 
 
@@ -144,7 +151,8 @@ def list_versions(slug: str, registry: RegistryDep, base: BaseUrl) -> Response:
 
 @router.get("/artifacts/{slug}/versions/{number}", tags=["artifacts"],
             summary="The passport envelope of one version")
-def get_version(slug: str, number: int, registry: RegistryDep, base: BaseUrl) -> Response:
+def get_version(slug: str, registry: RegistryDep, base: BaseUrl,
+                number: int = Path(ge=1, le=INT_MAX)) -> Response:
     return Response(registry.envelope_bytes(slug, base, version=number),
                     media_type="application/json")
 
@@ -201,8 +209,8 @@ def log_key(registry: RegistryDep) -> PlainTextResponse:
 @router.get("/log/proof/inclusion", tags=["log"], summary="An inclusion proof")
 def log_inclusion(
     registry: RegistryDep,
-    index: int = Query(ge=0, description="the entry's index"),
-    size: int = Query(ge=1, description="the tree size the proof is for"),
+    index: int = Query(ge=0, le=INT_MAX, description="the entry's index"),
+    size: int = Query(ge=1, le=INT_MAX, description="the tree size the proof is for"),
 ) -> Response:
     return _json(registry.inclusion(index, size))
 
@@ -210,8 +218,8 @@ def log_inclusion(
 @router.get("/log/proof/consistency", tags=["log"], summary="A consistency proof")
 def log_consistency(
     registry: RegistryDep,
-    from_: int = Query(alias="from", ge=1, description="the older tree size"),
-    size: int = Query(ge=1, description="the newer tree size"),
+    from_: int = Query(alias="from", ge=1, le=INT_MAX, description="the older tree size"),
+    size: int = Query(ge=1, le=INT_MAX, description="the newer tree size"),
 ) -> Response:
     return _json(registry.consistency(from_, size))
 
@@ -219,8 +227,8 @@ def log_consistency(
 @router.get("/log/entries", tags=["log"], summary="Leaf data of log entries [start, end)")
 def log_entries(
     registry: RegistryDep,
-    start: int = Query(ge=0),
-    end: int = Query(ge=1),
+    start: int = Query(ge=0, le=INT_MAX),
+    end: int = Query(ge=1, le=INT_MAX),
 ) -> Response:
     entries = registry.log_entries(start, end)
     return _json({"start": start, "end": end,

@@ -14,7 +14,7 @@ from capgraph import __version__
 from capgraph.config import Settings
 from capgraph.errors import CapgraphError
 from capgraph.http.api import feedback_router, router
-from capgraph.http.asgi import BodyLimit, PassportFastPath
+from capgraph.http.asgi import BodyLimit, ErrorGuard, PassportFastPath, internal_error_body
 from capgraph.http.ownership_api import ownership_router
 from capgraph.http.problems import PROBLEM_TYPE, headers_for, problem_body, problem_for
 from capgraph.http.ratelimit import RateLimit
@@ -76,13 +76,11 @@ def create_app(registry: Registry, settings: Settings) -> Any:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path)
-        return _problem(500, problem_body(
-            status=500, code="internal-error", title="Internal error",
-            detail="the server failed to handle this request; it has been logged",
-            instance=request.url.path))
+        return _problem(500, internal_error_body(request.url.path))
 
     fast = PassportFastPath(app, registry=registry)
     limited = BodyLimit(fast, max_bytes=settings.max_body_bytes)
-    return RateLimit(limited, registry=registry, anonymous=settings.rate_limit_anonymous,
-                     keyed=settings.rate_limit_key, processes=settings.workers,
-                     trusted_proxies=settings.trusted_proxy_addresses)
+    return ErrorGuard(RateLimit(limited, registry=registry,
+                                anonymous=settings.rate_limit_anonymous,
+                                keyed=settings.rate_limit_key, processes=settings.workers,
+                                trusted_proxies=settings.trusted_proxy_addresses))

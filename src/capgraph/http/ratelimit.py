@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-from array import array
 import threading
 import time
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -104,12 +104,12 @@ class RateLimit:
                     self._buckets.clear()
                 bucket = self._buckets[client] = _Window(capacity, now)
             bucket.updated = now
-            oldest = bucket.times[bucket.next]
-            if now - oldest >= WINDOW_SECONDS:
+            first = bucket.times[bucket.next]
+            if now - first >= WINDOW_SECONDS:
                 bucket.times[bucket.next] = now
                 bucket.next = (bucket.next + 1) % len(bucket.times)
                 return 0.0
-            return oldest + WINDOW_SECONDS - now
+            return first + WINDOW_SECONDS - now
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
