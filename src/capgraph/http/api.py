@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -32,6 +32,7 @@ from capgraph.registry import Registry
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
+ArtifactType = Literal[ARTIFACT_TYPES]  # type: ignore[valid-type]  # an enum in the schema
 
 # Every integer a request carries is bounded in the schema, so FastAPI answers 400 before a
 # number SQLite cannot hold (64 bits) reaches a query: 2^53 - 1 is also the largest integer
@@ -46,6 +47,17 @@ _MANIFEST_BODY: dict[str, Any] = {
             "application/json": {"schema": {"type": "object"}},
         },
         "description": "An unfragile.yml manifest, as YAML or JSON (docs/MANIFEST.md).",
+    }
+}
+# /validate reports on any document (a list, a number: "a manifest must be an object").
+_ANY_DOCUMENT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/yaml": {"schema": {}},
+            "application/json": {"schema": {}},
+        },
+        "description": "A manifest to check, as YAML or JSON; the answer lists what is wrong.",
     }
 }
 _JSON_BODY: dict[str, Any] = {
@@ -88,7 +100,7 @@ def get_passport(
 @router.get("/artifacts", tags=["artifacts"], summary="List artifacts")
 def list_artifacts(
     registry: RegistryDep, base: BaseUrl,
-    type: str | None = Query(default=None, description="one of the 19 artifact types"),
+    type: ArtifactType | None = Query(default=None, description="one of the artifact types"),
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0, le=INT_MAX),
 ) -> Response:
@@ -110,6 +122,8 @@ def list_artifacts(
              openapi_extra=_MANIFEST_BODY)
 async def publish(request: Request, registry: RegistryDep, key: ApiKey, base: BaseUrl
                   ) -> Response:
+    if not await request.body():
+        raise BadRequest("the request body is empty: send a manifest")
     result = await run_in_threadpool(registry.publish, await request.body(),
                                      hint=body_hint(request), publisher_id=key.publisher_id)
     location = f"{base}/api/v1/artifacts/{result.stored.slug}/versions/{result.stored.version}"
@@ -158,8 +172,10 @@ def get_version(slug: str, registry: RegistryDep, base: BaseUrl,
 
 
 @router.post("/validate", tags=["manifests"], summary="Validate a manifest",
-             openapi_extra=_MANIFEST_BODY)
+             openapi_extra=_ANY_DOCUMENT_BODY)
 async def validate(request: Request, registry: RegistryDep) -> Response:
+    if not await request.body():
+        raise BadRequest("the request body is empty: send a manifest")
     report = await run_in_threadpool(registry.validate, await request.body(),
                                      hint=body_hint(request))
     return _json(validation_json(report))
@@ -238,9 +254,9 @@ def log_entries(
 @router.get("/search", tags=["search"], summary="Artifacts whose capabilities match a query")
 def search(
     registry: RegistryDep,
-    q: str = Query(description="what you need, 2 to 500 characters"),
+    q: str = Query(min_length=2, max_length=500, description="what you need, 2 to 500 characters"),
     limit: int = Query(default=5, ge=1, le=20),
-    type: str | None = Query(default=None, description="one of the 19 artifact types"),
+    type: ArtifactType | None = Query(default=None, description="one of the artifact types"),
 ) -> Response:
     if type is not None and type not in ARTIFACT_TYPES:
         raise BadRequest(f"type {type!r} is not one of {', '.join(ARTIFACT_TYPES)}")
@@ -252,10 +268,10 @@ def search(
                  "schema": {"type": "object", "required": ["intent"], "properties": {
                      "intent": {"type": "string", "minLength": 2, "maxLength": 500},
                      "limit": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
-                     "type": {"type": "string", "enum": list(ARTIFACT_TYPES)},
+                     "type": {"type": ["string", "null"], "enum": [*ARTIFACT_TYPES, None]},
                      "risk": {"type": "string",
                               "enum": list(RISK_POSTURES)},
-                     "capability": {"type": "string",
+                     "capability": {"type": ["string", "null"],
                                     "description": "a capability:// URI (prefix) or a phrase"},
                  }}}}}})
 async def resolve(request: Request, registry: RegistryDep, base: BaseUrl) -> Response:
@@ -269,6 +285,8 @@ async def resolve(request: Request, registry: RegistryDep, base: BaseUrl) -> Res
     capability = body.get("capability")
     if not isinstance(intent, str):
         raise BadRequest("intent must be a string of 2 to 500 characters")
+    if isinstance(limit, float) and limit.is_integer():  # 3.0 is an integer to JSON Schema
+        limit = int(limit)
     if not isinstance(limit, int) or isinstance(limit, bool):
         raise BadRequest("limit must be an integer between 1 and 10")
     if kind is not None and kind not in ARTIFACT_TYPES:
