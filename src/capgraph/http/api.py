@@ -122,8 +122,6 @@ def list_artifacts(
              openapi_extra=_MANIFEST_BODY)
 async def publish(request: Request, registry: RegistryDep, key: ApiKey, base: BaseUrl
                   ) -> Response:
-    if not await request.body():
-        raise BadRequest("the request body is empty: send a manifest")
     result = await run_in_threadpool(registry.publish, await request.body(),
                                      hint=body_hint(request), publisher_id=key.publisher_id)
     location = f"{base}/api/v1/artifacts/{result.stored.slug}/versions/{result.stored.version}"
