@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dns.message
@@ -37,10 +37,9 @@ class ProofSite:
                 for name, value in site.headers.get(self.path, {}).items():
                     self.send_header(name, value)
                 self.end_headers()
-                try:
+                # The client may stop reading: what a bounded fetch does.
+                with suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client stopped reading: what a bounded fetch does
 
             def log_message(self, *args: object) -> None:
                 pass
