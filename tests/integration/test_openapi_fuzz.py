@@ -19,11 +19,14 @@ def test_schemathesis_finds_nothing_with_every_check(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAPGRAPH_EMBEDDER", "none")
     monkeypatch.setenv("CAPGRAPH_RATE_LIMIT_ANONYMOUS", "100000000")
+    monkeypatch.setenv("CAPGRAPH_RATE_LIMIT_KEY", "100000000")
     invoke(tmp_path, "demo")
+    key = invoke(tmp_path, "keys", "create", "--name", "fuzz").stdout.strip()  # writes too
     with running_server(tmp_path) as (server, log):
         run = subprocess.run(
             [str(SCHEMATHESIS), "run", f"{server.url}/api/v1/openapi.json", "--checks", "all",
-             "--max-examples", "8", "--workers", "1", "--seed", "14"],
+             "--max-examples", "8", "--workers", "1", "--seed", "14",
+             "-H", f"X-API-Key: {key}"],
             capture_output=True, text=True, timeout=900,
             cwd=Path(__file__).resolve().parents[2])  # its schemathesis.toml
         assert run.returncode == 0, run.stdout[-6000:]

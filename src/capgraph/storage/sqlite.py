@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from capgraph.errors import StorageError
@@ -131,7 +131,10 @@ class SQLiteStore:
         database's -wal and -shm files its mode, so both databases are made (or tightened)
         0600 before SQLite first opens them."""
         for path in (self.path, self.events_path):
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            # Created only when missing: closing any descriptor of a file this process has
+            # open in SQLite would drop SQLite's POSIX locks on it (and so corrupt it).
+            with suppress(FileExistsError):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             os.chmod(path, 0o600)
             for suffix in ("-wal", "-shm"):
                 sidecar = path.with_name(path.name + suffix)
