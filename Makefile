@@ -6,7 +6,7 @@ PY := .venv/bin/python
 DATA_DIR ?= $(or $(CAPGRAPH_DATA_DIR),$(HOME)/.local/share/capgraph)
 SEEDS := $(wildcard ../shared/seeds/*.passport.json)
 
-.PHONY: help setup serve test check lint typecheck imports ci bench clean
+.PHONY: help setup serve test check lint typecheck imports ci bench fuzz clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ ci: check test ## What .ci/run runs
 
 bench: setup ## Run the benchmarks (see BENCHMARKS.md)
 	bash bench/run_all.sh
+
+fuzz: setup ## schemathesis, all checks, whole OpenAPI document, 300 examples per operation
+	bash bench/fuzz_api.sh 300
 
 clean: ## Remove the environments and caches
 	rm -rf .venv .uv .pytest_cache .mypy_cache .ruff_cache

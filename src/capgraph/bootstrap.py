@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,7 +78,9 @@ def shared_limits(settings: Settings) -> SharedLimits | None:
 
 def build_registry(settings: Settings, *, embedder: Embedder | None = None) -> Registry:
     """A Registry on the configured store and key directory."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Owner-only, like the keys and database files in it (index files hold intents too).
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(settings.data_dir, 0o700)
     return assemble_registry(
         store=open_store(settings),
         keys=FileKeyStore(settings.keys_dir),
@@ -130,7 +133,7 @@ def assemble_registry(
     indexer = Indexer(embedder)
     log = TransparencyLog(store=store, keys=keys,
                           origin=log_origin or f"{urlparse(public_url).netloc}/log", now=now)
-    reading = Reading(store=store, log=log)
+    reading = Reading(store=store, log=log, public_url=public_url)
     discovery = Discovery(store=store, indexer=indexer, engine=engine, resolver=resolver,
                           keywords=keywords, vectors=vectors, embedder=embedder, now=now)
     publishing = Publishing(store=store, keys=keys, indexer=indexer,

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     public_url: str | None = None
     registry_name: str = "capgraph"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_header_bytes: int = Field(default=32_768, ge=1024)
     log_level: str = "info"
     demo: bool = False
     log_origin: str | None = None

@@ -19,6 +19,7 @@ __all__ = [
     "Conflict",
     "EmbedderUnavailable",
     "Finding",
+    "HeadersTooLarge",
     "ImportRefused",
     "InvalidManifest",
     "InvalidPassport",
@@ -145,6 +146,18 @@ class PayloadTooLarge(CapgraphError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"the request body is larger than {limit} bytes")
+        self.limit = limit
+
+
+class HeadersTooLarge(CapgraphError):
+    """The request line and headers exceed the configured limit of ``limit`` bytes (answered
+    by the server's protocol layer before any of it is parsed further)."""
+
+    code = "headers-too-large"
+    title = "Request header fields too large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request line and headers are larger than {limit} bytes")
         self.limit = limit
 
 

@@ -42,6 +42,7 @@ KNOWN_CODES = {
     "self-service-disabled", "claim-failed", "claim-expired", "import-refused",
     "storage-unavailable",
     "schema-out-of-date",
+    "headers-too-large",
 }  # fmt: skip
 
 _DESCRIPTION = (

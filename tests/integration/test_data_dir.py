@@ -206,3 +206,28 @@ def test_data_dir_flag_beats_the_environment(tmp_path: Path) -> None:
     invoke(env, "--data-dir", str(flag), "keys", "create")
     assert (flag / "capgraph.db").exists()
     assert not env.exists()
+
+
+def test_the_data_dir_and_database_files_are_owner_only(tmp_path: Path) -> None:
+    """The databases hold API-key hashes, feedback and resolve intents: 0700 data dir, 0600
+    files (with their -wal and -shm), whatever the umask, and tightened when found looser."""
+    data_dir = tmp_path / "data"
+    previous = os.umask(0o022)
+    try:
+        invoke(data_dir, "keys", "create", "--name", "owner-only")
+        assert _mode(data_dir) == 0o700, oct(_mode(data_dir))
+        databases = sorted(data_dir.glob("*.db*"))
+        names = {p.name for p in databases}
+        assert {"capgraph.db", "capgraph-events.db"} <= names, names
+        for path in databases:
+            assert _mode(path) == 0o600, (path.name, oct(_mode(path)))
+        # A data dir made by an older version: opened again, it is tightened.
+        os.chmod(data_dir, 0o755)
+        for path in databases:
+            os.chmod(path, 0o644)
+        invoke(data_dir, "keys", "create", "--name", "again")
+        assert _mode(data_dir) == 0o700
+        for path in sorted(data_dir.glob("*.db*")):
+            assert _mode(path) == 0o600, (path.name, oct(_mode(path)))
+    finally:
+        os.umask(previous)

@@ -61,3 +61,31 @@ def test_the_error_has_a_stable_code() -> None:
     with pytest.raises(TokenInvalid) as info:
         verify_token(SECRET, "x", resolve_id="r", slug="s", now=0)
     assert "malformed" in info.value.diagnostics()
+
+
+@pytest.mark.parametrize("respell", [
+    lambda t: t.replace(f"v1.{NOW + 60}.", f"v1.+{NOW + 60}."),  # a sign
+    lambda t: t.replace(f"v1.{NOW + 60}.", f"v1.000{NOW + 60}."),  # leading zeros
+    lambda t: t.replace(f"v1.{NOW + 60}.", f"v1. {NOW + 60}."),  # blanks int() forgives
+    lambda t: t.replace(f"v1.{NOW + 60}.", f"v1.{NOW + 60:_}."),  # digit separators
+    lambda t: t.replace(f"v1.{NOW + 60}.",  # Arabic-Indic digits, also ints to Python
+                        "v1." + str(NOW + 60).translate(str.maketrans("0123456789",
+                                                                      "٠١٢٣٤٥٦٧٨٩")) + "."),
+    lambda t: t + "=",  # base64 padding
+    lambda t: t + "\n",
+])
+def test_a_token_has_one_spelling(respell: object) -> None:
+    """The same expiry and MAC written another way is not the same token: it is refused."""
+    token = respell(_token())  # type: ignore[operator]
+    assert token != _token()
+    with pytest.raises(TokenInvalid, match="malformed"):
+        verify_token(SECRET, token, resolve_id="r_abc", slug="docling", now=NOW)
+
+
+@pytest.mark.parametrize("token", [
+    "v1.1.\u00e9", f"v1.{NOW + 60}." + "\u00e9" * 43, f"v1.{NOW + 60}." + "A" * 42 + "\u00e9",
+    "\udcff", "v1.1." + "\x00" * 43,
+])
+def test_non_ascii_tokens_are_refused_not_crashed_on(token: str) -> None:
+    with pytest.raises(TokenInvalid):
+        verify_token(SECRET, token, resolve_id="r_abc", slug="docling", now=NOW)

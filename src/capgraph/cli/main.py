@@ -151,6 +151,9 @@ def serve(obj: _Context, host: str | None, port: int | None, workers: int | None
         "capgraph.http.server:make_app", factory=True, host=settings.host, port=settings.port,
         workers=settings.workers, log_level=settings.log_level, access_log=False,
         server_header=False,
+        # httptools with a bound on the request head (431 past max_header_bytes): see there.
+        http="capgraph.http.protocol:BoundedHttpToolsProtocol",
+        h11_max_incomplete_event_size=settings.max_header_bytes,
         # The client is always the TCP peer: forwarding headers are read by the app, and only
         # from CAPGRAPH_TRUSTED_PROXIES (http/clients.py); uvicorn would believe 127.0.0.1.
         proxy_headers=False, forwarded_allow_ips="",

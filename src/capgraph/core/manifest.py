@@ -1,7 +1,10 @@
 """The ``unfragile.yml`` manifest: parsing (YAML or JSON) and the typed model validation yields.
 
 Parsing never executes anything (YAML safe loading, no aliases) and reports the parser's
-position on failure. ``validation.py`` turns the parsed tree into a ``Manifest`` or findings.
+position on failure. Its work is bounded: at most ``MAX_NODES`` values nested at most
+``MAX_DEPTH`` deep, counted by a pre-scan with libyaml's event parser that stops at the
+bound, before any Python object is built (a 200,000-item list is refused after ~10,000
+events). ``validation.py`` turns the parsed tree into a ``Manifest`` or findings.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import yaml
 from capgraph.errors import ParseError
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
     "Execution",
     "FailureMode",
     "Manifest",
@@ -24,18 +29,17 @@ __all__ = [
     "parse_manifest_text",
 ]
 
+# A manifest has a few hundred values (the seeds' passports: <800, 6 deep); these bounds keep
+# the worst accepted input to a few milliseconds of CPU (BENCHMARKS.md, hostile inputs).
+MAX_NODES = 10_000
+MAX_DEPTH = 32
+# libyaml's parser when PyYAML was built with it (the wheels are), else the pure-Python one.
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """Safe YAML without anchors or aliases: manifests need neither, and aliases are how
-    "billion laughs" documents blow up memory."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None, None, "aliases are not allowed in manifests", event.start_mark
-            )
-        return super().compose_node(parent, index)
+class _NoAliasLoader(_FAST_LOADER):  # type: ignore[misc]
+    """Safe YAML without anchors or aliases (refused by ``_prescan``: manifests need neither,
+    and aliases are how "billion laughs" documents blow up memory)."""
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         # YAML forbids duplicate keys but PyYAML silently keeps the last one: "slug: a" then
@@ -49,6 +53,54 @@ class _NoAliasLoader(yaml.SafeLoader):
                     )
                 seen.add((key_node.tag, key_node.value))
         return super().construct_mapping(node, deep=deep)
+
+
+def _too_much(problem: str, mark: Any) -> yaml.MarkedYAMLError:
+    return yaml.composer.ComposerError(None, None, problem, mark)
+
+
+def _prescan(text: str) -> None:
+    """Walk the YAML event stream (C speed, nothing built) and stop at the first alias or
+    past the bounds. Syntax errors are left to the loader, which reports them the same way."""
+    nodes = depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_FAST_LOADER):
+            if isinstance(event, yaml.AliasEvent):
+                raise _too_much("aliases are not allowed in manifests", event.start_mark)
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise _too_much(f"more than {MAX_NODES} values: manifests are far smaller",
+                                    event.start_mark)
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _too_much(f"nested more than {MAX_DEPTH} levels deep",
+                                    event.start_mark)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.composer.ComposerError:
+        raise
+    except yaml.YAMLError:
+        return
+
+
+def _bounded(data: Any) -> Any:
+    """The same bounds for parsed JSON (whose parser is C and linear, so counting after is
+    cheap): ``MAX_NODES`` values, ``MAX_DEPTH`` levels."""
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ParseError(f"more than {MAX_NODES} values: manifests are far smaller")
+        if isinstance(value, dict | list):
+            if depth >= MAX_DEPTH:
+                raise ParseError(f"nested more than {MAX_DEPTH} levels deep")
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
+    return data
 
 
 def _refuse_non_json(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
@@ -115,7 +167,8 @@ def parse_manifest_text(text: str | bytes, *, hint: str | None = None) -> Any:
     as_json = hint == "json" or (hint is None and text.lstrip().startswith("{"))
     try:
         if as_json:
-            return _utf8_only(json.loads(text, object_pairs_hook=_unique_keys))
+            return _utf8_only(_bounded(json.loads(text, object_pairs_hook=_unique_keys)))
+        _prescan(text)
         return _utf8_only(_plain(yaml.load(text, Loader=_NoAliasLoader)))
     except json.JSONDecodeError as exc:
         raise ParseError(f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from exc

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -33,6 +33,12 @@ from capgraph.registry import IMPORT_FORMATS, PASSPORT_FORMAT, Registry
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
+ArtifactType = Literal[ARTIFACT_TYPES]  # type: ignore[valid-type]  # an enum in the schema
+
+# Every integer a request carries is bounded in the schema, so FastAPI answers 400 before a
+# number SQLite cannot hold (64 bits) reaches a query: 2^53 - 1 is also the largest integer
+# every JSON client reads exactly.
+INT_MAX = 2**53 - 1
 
 _MANIFEST_BODY: dict[str, Any] = {
     "requestBody": {
@@ -54,6 +60,17 @@ _IMPORT_BODY: dict[str, Any] = {
         "(docs/IMPORT.md). Empty when ?url= is given.",
     }
 }
+# /validate reports on any document (a list, a number: "a manifest must be an object").
+_ANY_DOCUMENT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": False,  # an empty body is reported on too ("the manifest is empty")
+        "content": {
+            "application/yaml": {"schema": {}},
+            "application/json": {"schema": {}},
+        },
+        "description": "A manifest to check, as YAML or JSON; the answer lists what is wrong.",
+    }
+}
 _JSON_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -72,7 +89,8 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 async def _json_body(request: Request) -> Any:
     # The manifest parser turns every failure (not UTF-8, syntax, nesting too deep, integers
     # too long) into a ParseError with the position; bare json.loads let the last two become 500s.
-    return parse_manifest_text(await request.body(), hint="json")
+    # Off the event loop, like every parse of a request body: other clients keep being served.
+    return await run_in_threadpool(parse_manifest_text, await request.body(), hint="json")
 
 
 @router.get("/health", tags=["meta"])
@@ -83,7 +101,8 @@ def health(registry: RegistryDep) -> dict[str, Any]:
 @router.get("/passport/{slug}", tags=["passports"], summary="The signed passport of an artifact")
 def get_passport(
     slug: str, registry: RegistryDep, base: BaseUrl,
-    version: int | None = Query(default=None, ge=1, description="an older version number"),
+    version: int | None = Query(default=None, ge=1, le=INT_MAX,
+                                 description="an older version number"),
 ) -> Response:
     return Response(registry.envelope_bytes(slug, base, version=version),
                     media_type="application/json")
@@ -92,9 +111,9 @@ def get_passport(
 @router.get("/artifacts", tags=["artifacts"], summary="List artifacts")
 def list_artifacts(
     registry: RegistryDep, base: BaseUrl,
-    type: str | None = Query(default=None, description="one of the 19 artifact types"),
+    type: ArtifactType | None = Query(default=None, description="one of the artifact types"),
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=INT_MAX),
 ) -> Response:
     if type is not None and type not in ARTIFACT_TYPES:
         raise BadRequest(f"type {type!r} is not one of {', '.join(ARTIFACT_TYPES)}")
@@ -160,7 +179,7 @@ def get_artifact(slug: str, registry: RegistryDep, base: BaseUrl) -> Response:
 @router.get("/artifacts/{slug}/score", tags=["trust"],
             summary="How the UnfragileRank was reached, component by component")
 def score_breakdown(slug: str, registry: RegistryDep,
-                    version: int | None = Query(default=None, ge=1)) -> Response:
+                    version: int | None = Query(default=None, ge=1, le=INT_MAX)) -> Response:
     return _json(registry.score_breakdown(slug, version=version))
 
 
@@ -172,13 +191,14 @@ def list_versions(slug: str, registry: RegistryDep, base: BaseUrl) -> Response:
 
 @router.get("/artifacts/{slug}/versions/{number}", tags=["artifacts"],
             summary="The passport envelope of one version")
-def get_version(slug: str, number: int, registry: RegistryDep, base: BaseUrl) -> Response:
+def get_version(slug: str, registry: RegistryDep, base: BaseUrl,
+                number: int = Path(ge=1, le=INT_MAX)) -> Response:
     return Response(registry.envelope_bytes(slug, base, version=number),
                     media_type="application/json")
 
 
 @router.post("/validate", tags=["manifests"], summary="Validate a manifest",
-             openapi_extra=_MANIFEST_BODY)
+             openapi_extra=_ANY_DOCUMENT_BODY)
 async def validate(request: Request, registry: RegistryDep) -> Response:
     report = await run_in_threadpool(registry.validate, await request.body(),
                                      hint=body_hint(request))
@@ -229,8 +249,8 @@ def log_key(registry: RegistryDep) -> PlainTextResponse:
 @router.get("/log/proof/inclusion", tags=["log"], summary="An inclusion proof")
 def log_inclusion(
     registry: RegistryDep,
-    index: int = Query(ge=0, description="the entry's index"),
-    size: int = Query(ge=1, description="the tree size the proof is for"),
+    index: int = Query(ge=0, le=INT_MAX, description="the entry's index"),
+    size: int = Query(ge=1, le=INT_MAX, description="the tree size the proof is for"),
 ) -> Response:
     return _json(registry.inclusion(index, size))
 
@@ -238,8 +258,8 @@ def log_inclusion(
 @router.get("/log/proof/consistency", tags=["log"], summary="A consistency proof")
 def log_consistency(
     registry: RegistryDep,
-    from_: int = Query(alias="from", ge=1, description="the older tree size"),
-    size: int = Query(ge=1, description="the newer tree size"),
+    from_: int = Query(alias="from", ge=1, le=INT_MAX, description="the older tree size"),
+    size: int = Query(ge=1, le=INT_MAX, description="the newer tree size"),
 ) -> Response:
     return _json(registry.consistency(from_, size))
 
@@ -247,8 +267,8 @@ def log_consistency(
 @router.get("/log/entries", tags=["log"], summary="Leaf data of log entries [start, end)")
 def log_entries(
     registry: RegistryDep,
-    start: int = Query(ge=0),
-    end: int = Query(ge=1),
+    start: int = Query(ge=0, le=INT_MAX),
+    end: int = Query(ge=1, le=INT_MAX),
 ) -> Response:
     entries = registry.log_entries(start, end)
     return _json({"start": start, "end": end,
@@ -258,9 +278,9 @@ def log_entries(
 @router.get("/search", tags=["search"], summary="Artifacts whose capabilities match a query")
 def search(
     registry: RegistryDep,
-    q: str = Query(description="what you need, 2 to 500 characters"),
+    q: str = Query(min_length=2, max_length=500, description="what you need, 2 to 500 characters"),
     limit: int = Query(default=5, ge=1, le=20),
-    type: str | None = Query(default=None, description="one of the 19 artifact types"),
+    type: ArtifactType | None = Query(default=None, description="one of the artifact types"),
 ) -> Response:
     if type is not None and type not in ARTIFACT_TYPES:
         raise BadRequest(f"type {type!r} is not one of {', '.join(ARTIFACT_TYPES)}")
@@ -272,10 +292,10 @@ def search(
                  "schema": {"type": "object", "required": ["intent"], "properties": {
                      "intent": {"type": "string", "minLength": 2, "maxLength": 500},
                      "limit": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
-                     "type": {"type": "string", "enum": list(ARTIFACT_TYPES)},
+                     "type": {"type": ["string", "null"], "enum": [*ARTIFACT_TYPES, None]},
                      "risk": {"type": "string",
                               "enum": list(RISK_POSTURES)},
-                     "capability": {"type": "string",
+                     "capability": {"type": ["string", "null"],
                                     "description": "a capability:// URI (prefix) or a phrase"},
                  }}}}}})
 async def resolve(request: Request, registry: RegistryDep, base: BaseUrl) -> Response:
@@ -289,6 +309,8 @@ async def resolve(request: Request, registry: RegistryDep, base: BaseUrl) -> Res
     capability = body.get("capability")
     if not isinstance(intent, str):
         raise BadRequest("intent must be a string of 2 to 500 characters")
+    if isinstance(limit, float) and limit.is_integer():  # 3.0 is an integer to JSON Schema
+        limit = int(limit)
     if not isinstance(limit, int) or isinstance(limit, bool):
         raise BadRequest("limit must be an integer between 1 and 10")
     if kind is not None and kind not in ARTIFACT_TYPES:

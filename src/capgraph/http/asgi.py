@@ -1,5 +1,7 @@
 """Pure-ASGI layers in front of the FastAPI app.
 
+``ErrorGuard`` (outermost) makes an unexpected error an ordinary answer: a 500 problem
+document after which the keep-alive connection stays usable.
 ``BodyLimit`` answers 413 before an oversize body reaches any handler. ``PassportFastPath``
 serves ``GET /api/v1/passport/{slug}`` (the hottest read) straight from the Registry's
 envelope cache, skipping routing, dependency injection and validation: the passport is stored
@@ -9,14 +11,17 @@ also documents the route in OpenAPI.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from capgraph.errors import CapgraphError, PayloadTooLarge, StorageUnavailable
-from capgraph.http.problems import send_problem
+from capgraph.http.problems import PROBLEM_TYPE, problem_body, send_problem
 from capgraph.registry import Registry
 
-__all__ = ["BodyLimit", "PassportFastPath", "base_url_of"]
+__all__ = ["BodyLimit", "ErrorGuard", "PassportFastPath", "base_url_of", "internal_error_body"]
+
+log = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
 _PASSPORT = re.compile(r"^/api/v1/passport/([A-Za-z0-9._-]{1,100})$")
@@ -39,6 +44,51 @@ async def _send_bytes(send: Any, status: int, body: bytes, content_type: bytes) 
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def internal_error_body(instance: str | None) -> bytes:
+    return problem_body(status=500, code="internal-error", title="Internal error",
+                        detail="the server failed to handle this request; it has been logged",
+                        instance=instance)
+
+
+class ErrorGuard:
+    """An exception escaping the app must not reach the server: uvicorn then closes the
+    connection without a word (no ``Connection: close``), and the client's next request on it
+    fails. Starlette re-raises after its 500 handler has answered, so an error is swallowed
+    here once its answer is complete, and answered here (500 problem+json) when nothing was
+    sent yet. Only an answer cut off halfway leaves the connection to be closed."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = complete = False
+
+        async def watched(message: dict[str, Any]) -> None:
+            nonlocal started, complete
+            if message["type"] == "http.response.start":
+                started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                complete = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            if complete:
+                return  # answered and logged by the app's handler
+            if started:
+                raise  # half an answer: closing the connection is all that is left
+            log.exception("unhandled error on %s", scope.get("path"))
+            body = internal_error_body(scope.get("path"))
+            await send({"type": "http.response.start", "status": 500, "headers": [
+                (b"content-type", PROBLEM_TYPE.encode()),
+                (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimit:

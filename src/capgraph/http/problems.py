@@ -13,6 +13,7 @@ from capgraph.errors import (
     ClaimFailed,
     Conflict,
     EmbedderUnavailable,
+    HeadersTooLarge,
     ImportRefused,
     InvalidManifest,
     InvalidPassport,
@@ -49,6 +50,7 @@ _STATUS: list[tuple[type[CapgraphError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (PayloadTooLarge, 413),
+    (HeadersTooLarge, 431),
     (InvalidManifest, 422),
     (InvalidPassport, 422),
     (ImportRefused, 422),
@@ -118,7 +120,7 @@ def headers_for(error: CapgraphError) -> dict[str, str]:
         return {"WWW-Authenticate": "Bearer"}
     if isinstance(error, RateLimited | StorageUnavailable):
         return {"Retry-After": str(error.retry_after)}
-    if isinstance(error, PayloadTooLarge):  # the rest of the body is not read
+    if isinstance(error, PayloadTooLarge | HeadersTooLarge):  # the rest is not read
         return {"Connection": "close"}
     return {}
 

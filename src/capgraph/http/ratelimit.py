@@ -1,15 +1,20 @@
-"""Per-client rate limits on every endpoint: a token bucket per client and process.
+"""Per-client rate limits on every endpoint: a sliding one-minute window per client and process.
 
 A client is its API key when the request carries a valid one (``rate_limit_key`` requests a
 minute), else its address (``rate_limit_anonymous``): the TCP peer's, or the forwarded one
-when the peer is a trusted proxy (``client_address`` in http/clients.py). With Redis
-(``redis_url``) every host and process takes from one shared bucket per client, so all of
-them together allow the configured rate; when Redis is away, and without it, each of N
-server processes allows 1/N of the limit: the kernel spreads connections over the
-processes, so one host allows about the configured rate. Over the limit: 429
-problem+json with Retry-After. Addresses are only held in memory and never stored: a bucket
-idle for a minute is full again, so it is dropped at the next request (buckets are kept in
-order of last use).
+when the peer is a trusted proxy (``client_address`` in http/clients.py). With N server
+processes each process allows 1/N of the limit: the kernel spreads connections over the
+processes, so one host allows about the configured rate. With Redis (``redis_url``) every host
+and process takes from one shared bucket per client, so all of them together allow the
+configured rate; when Redis is away, each process counts its share here, as without it.
+Over the limit: 429 problem+json with Retry-After (when the oldest request of the window leaves it).
+
+"N a minute" holds for every minute, the first one included: a client may send its N at once
+but never more than N within any 60 seconds. (A token bucket of N refilling at N a minute let a
+fresh client send N at once and N more over the next minute: 2N in its first minute.) Each
+client's window is the times of its last N allowed requests in a ring; a request goes when the
+oldest of them is a minute old. Addresses are only held in memory and never stored: a window
+idle for a minute is empty, so it is dropped at the next request (kept in order of last use).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import hashlib
 import math
 import threading
 import time
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -34,14 +40,18 @@ from capgraph.registry import Registry
 __all__ = ["RateLimit"]
 
 Scope = dict[str, Any]
-IDLE_SECONDS = 60.0  # a bucket refills completely in a minute: forgetting it changes nothing
+WINDOW_SECONDS = 60.0
+IDLE_SECONDS = WINDOW_SECONDS  # a window idle this long is empty: forgetting it changes nothing
 
 
-class _Bucket:
-    __slots__ = ("tokens", "updated")
+class _Window:
+    """The times of a client's last ``size`` allowed requests (a ring; -inf: never)."""
 
-    def __init__(self, capacity: float, now: float) -> None:
-        self.tokens = capacity
+    __slots__ = ("next", "times", "updated")
+
+    def __init__(self, size: int, now: float) -> None:
+        self.times = array("d", [-math.inf]) * size
+        self.next = 0  # the oldest time, the one the next allowed request replaces
         self.updated = now
 
 
@@ -52,12 +62,12 @@ class RateLimit:
         self.app = app
         self.registry = registry
         self.shared = shared
-        self.full = {"anonymous": float(anonymous), "key": float(keyed)}
-        self.anonymous = max(1.0, anonymous / processes)
-        self.keyed = max(1.0, keyed / processes)
+        self.full = {"anonymous": anonymous, "key": keyed}
+        self.anonymous = max(1, anonymous // processes)
+        self.keyed = max(1, keyed // processes)
         self.trusted = trusted_set(trusted_proxies)
         self._clock = clock
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()  # least recently used first
+        self._buckets: OrderedDict[str, _Window] = OrderedDict()  # least recently used first
         self._keys: dict[str, tuple[bool, float]] = {}  # secret hash -> (valid, checked at)
         self._lock = threading.Lock()
 
@@ -79,7 +89,7 @@ class RateLimit:
             self._keys[digest] = cached
         return "key:" + digest[:16] if cached[0] else None
 
-    def _client(self, scope: Scope, now: float) -> tuple[str, float]:
+    def _client(self, scope: Scope, now: float) -> tuple[str, int]:
         secret = api_secret(Headers(scope=scope))
         if secret:
             key = self._valid_key(secret, now)
@@ -87,8 +97,8 @@ class RateLimit:
                 return key, self.keyed
         return "ip:" + client_address(scope, self.trusted), self.anonymous
 
-    def _take(self, client: str, capacity: float, now: float) -> float:
-        """0 when the request may go, else seconds until it may."""
+    def _take(self, client: str, capacity: int, now: float) -> float:
+        """0 when the request may go (and it is counted), else seconds until it may."""
         with self._lock:
             while self._buckets:
                 oldest = next(iter(self._buckets.values()))
@@ -101,14 +111,14 @@ class RateLimit:
             else:
                 if len(self._buckets) > 100_000:
                     self._buckets.clear()
-                bucket = self._buckets[client] = _Bucket(capacity, now)
-            rate = capacity / 60.0
-            bucket.tokens = min(capacity, bucket.tokens + (now - bucket.updated) * rate)
+                bucket = self._buckets[client] = _Window(capacity, now)
             bucket.updated = now
-            if bucket.tokens >= 1:
-                bucket.tokens -= 1
+            first = bucket.times[bucket.next]
+            if now - first >= WINDOW_SECONDS:
+                bucket.times[bucket.next] = now
+                bucket.next = (bucket.next + 1) % len(bucket.times)
                 return 0.0
-            return (1 - bucket.tokens) / rate
+            return first + WINDOW_SECONDS - now
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -128,6 +138,6 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         retry = max(1, math.ceil(wait))
-        error = RateLimited(f"rate limit of {capacity:.0f} requests a minute reached; "
+        error = RateLimited(f"rate limit of {capacity} requests a minute reached; "
                             f"retry in {retry} s", retry_after=retry)
         await send_problem(send, error, instance=scope.get("path"))

@@ -20,10 +20,11 @@ ENVELOPES_CACHED = 50_000
 
 
 class Reading:
-    def __init__(self, *, store: VersionStore, log: TransparencyLog) -> None:
+    def __init__(self, *, store: VersionStore, log: TransparencyLog, public_url: str) -> None:
         self._store = store
         self._log = log
-        self._envelopes: dict[tuple[str, str], tuple[int, bytes]] = {}
+        self._public_url = public_url.rstrip("/")
+        self._envelopes: dict[str, tuple[int, bytes]] = {}  # slug -> (generation, envelope)
         self._envelope_lock = threading.Lock()
 
     def passport(self, slug: str, *, version: int | None = None) -> StoredVersion:
@@ -52,22 +53,25 @@ class Reading:
     def envelope_bytes(self, slug: str, base_url: str, *, version: int | None = None) -> bytes:
         """The served envelope ``{"passport": ..., "_links": ..., "_log": ...}`` as bytes.
 
-        Latest versions are cached per (slug, base URL) until any process writes; the stored
-        passport bytes are spliced in unchanged, never re-serialised.
+        Latest versions are cached per slug until any process writes, for the configured
+        public URL only: the base URL comes from the request's Host header, which a client
+        chooses, so a cache keyed on it would grow with every made-up Host. Other base URLs
+        are served built afresh. The stored passport bytes are spliced in unchanged, never
+        re-serialised.
         """
-        if version is not None:
+        if version is not None or base_url.rstrip("/") != self._public_url:
             return self._envelope(self.passport(slug, version=version), base_url)
         # One cheap read per GET: any process's write shows on the very next request
         # (BENCHMARKS.md: ~7% of the fast path's CPU, kept for that guarantee).
         generation = self._store.generation()
-        cached = self._envelopes.get((slug, base_url))
+        cached = self._envelopes.get(slug)
         if cached is not None and cached[0] == generation:
             return cached[1]
         data = self._envelope(self.passport(slug), base_url)
         with self._envelope_lock:
             if len(self._envelopes) > ENVELOPES_CACHED:
                 self._envelopes.clear()
-            self._envelopes[(slug, base_url)] = (generation, data)
+            self._envelopes[slug] = (generation, data)
         return data
 
     def _envelope(self, stored: StoredVersion, base_url: str) -> bytes:

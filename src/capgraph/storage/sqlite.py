@@ -10,11 +10,12 @@ that something changed with one cheap read.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from capgraph.errors import StorageError
@@ -124,8 +125,25 @@ class SQLiteStore:
             if conn.total_changes != before:
                 conn.execute("UPDATE meta SET generation = generation + 1 WHERE id = 1")
 
+    def _owner_only(self) -> None:
+        """The database files hold API-key hashes, feedback and intents: readable by their
+        owner only. SQLite creates a file with the umask's mode (0644 usually) and gives a
+        database's -wal and -shm files its mode, so both databases are made (or tightened)
+        0600 before SQLite first opens them."""
+        for path in (self.path, self.events_path):
+            # Created only when missing: closing any descriptor of a file this process has
+            # open in SQLite would drop SQLite's POSIX locks on it (and so corrupt it).
+            with suppress(FileExistsError):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.chmod(path, 0o600)
+            for suffix in ("-wal", "-shm"):
+                sidecar = path.with_name(path.name + suffix)
+                if sidecar.exists():
+                    os.chmod(sidecar, 0o600)
+
     def _migrate(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._owner_only()
         with self._immediate() as conn:
             current = conn.execute("PRAGMA user_version").fetchone()[0]
             for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
