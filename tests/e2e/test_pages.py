@@ -200,3 +200,39 @@ def test_markdown_is_served_on_request(site: Server) -> None:
     assert answer.headers["content-type"] == MARKDOWN
     assert "Exactly which bytes are signed" in answer.text
 
+
+
+def test_the_page_shows_what_the_builder_declared(site: Server) -> None:
+    html, md = get(site, "/aider").text, get(site, "/agent/aider").text
+    body = json.loads(get(site, "/api/v1/passport/aider").text)["passport"]["unfragile"]
+    declared = body["declared"]
+    assert declared["license"] == "Apache-2.0"
+    assert declared["permissions"] == ["filesystem:read", "filesystem:write", "shell",
+                                       "network", "credentials"]
+    assert declared["execution"]["install"].startswith("python -m pip install aider-install")
+    assert declared["description"].startswith("An open-source AI pair-programming tool")
+    for text in (html, md):
+        for fact in ("Apache-2.0", "Paul Gauthier and contributors", "aider --model sonnet",
+                     "https://github.com/Aider-AI/aider", "An open-source AI pair-programming"):
+            assert fact in text, fact
+
+
+def test_declared_permissions_and_requirements_are_shown_apart(site: Server) -> None:
+    html = get(site, "/aider").text
+    requirements = json.loads(get(site, "/api/v1/passport/aider").text)["passport"][
+        "unfragile"]["trust"]["permissions"]
+    permissions = re.search(r'<div id="permissions">(.*?)</div>', html, re.S)
+    needs = re.search(r'<div id="requirements">(.*?)</div>', html, re.S)
+    assert permissions and needs
+    assert "<li>filesystem:write</li>" in permissions.group(1)
+    assert requirements and all(r not in permissions.group(1) for r in requirements)
+    assert all(f"<li>{r}</li>" in needs.group(1) for r in requirements)
+
+
+def test_search_shows_the_artifact_description(site: Server) -> None:
+    found = httpx.get(site.url + "/api/v1/search", params={"q": "pair programming in git"},
+                      timeout=10).json()
+    aider = next(m for m in found["matches"] if m["artifact"]["slug"] == "aider")
+    assert aider["artifact"]["description"].startswith("An open-source AI pair-programming tool")
+    page = get(site, "/?q=pair+programming+in+git").text
+    assert "An open-source AI pair-programming tool" in page

@@ -241,6 +241,7 @@ def compose_body(
             "claim_url": f"{base}/submit?claim={a.slug}",
             "compare_url": f"{base}/compare?artifact={a.slug}",
         },
+        "declared": _declared(manifest),
     }
     return Composition(
         body=PassportBody.from_json(body),
@@ -249,6 +250,23 @@ def compose_body(
         explanations={k: c.explanation for k, c in components.items()},
         quality_points=points,
     )
+
+
+def _declared(manifest: Manifest) -> dict[str, Any]:
+    """The manifest's fields the seeds' shape has no key for, carried as declared."""
+    a, ex = manifest.artifact, manifest.execution
+    return {
+        "description": a.description,
+        "maintainer": a.maintainer,
+        "license": a.license,
+        "repository": a.repository,
+        "homepage": a.homepage,
+        "permissions": list(manifest.permissions),
+        "execution": None if ex is None else {
+            "protocol": ex.protocol, "auth_method": ex.auth_method, "endpoint": ex.endpoint,
+            "command": ex.command, "install": ex.install,
+        },
+    }
 
 
 def rescore(body: Mapping[str, Any]) -> dict[str, Any]:
