@@ -9,10 +9,11 @@ from html.parser import HTMLParser
 import httpx
 import jsonschema
 import pytest
+import yaml
 
 from capgraph.core import scoring
 from capgraph.core.passport import COMPONENTS
-from tests.conftest import SEEDS, Server
+from tests.conftest import DEMO, SEEDS, Server
 
 HTML = "text/html; charset=utf-8"
 MARKDOWN = "text/markdown; charset=utf-8"
@@ -174,6 +175,36 @@ def test_schema_validates_the_seeds_and_served_passports(site: Server) -> None:
     broken = documents["aider"]
     broken["passport"]["unfragile"]["trust"]["score"] = "high"
     assert not validator.is_valid(broken)
+
+
+def test_manifest_schema_takes_every_demo_manifest_and_only_the_validators_keys(
+    site: Server,
+) -> None:
+    answer = get(site, "/manifest.schema.json")
+    assert answer.headers["content-type"] == "application/schema+json"
+    schema = answer.json()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in DEMO.glob("*.yml"):
+        document = yaml.safe_load(path.read_text())
+        assert not [e.message for e in validator.iter_errors(document)], path.name
+    document = yaml.safe_load((DEMO / "aider.yml").read_text())
+    del document["artifact"]["slug"]
+    assert not validator.is_valid(document)
+    # every key the schema names is a key the validator knows (no unknown-field warning)
+    defs = schema["$defs"]
+    full = yaml.safe_load((DEMO / "aider.yml").read_text())
+    places = {"artifact": full["artifact"], "capability": full["capabilities"][0],
+              "conditions": full["capabilities"][0]["conditions"],
+              "pricing": full.setdefault("pricing", {}),
+              "failure_mode": full["failure_modes"][0], "execution": full["execution"],
+              "trust": full.setdefault("trust", {}), "community": full["community"], "": full}
+    assert set(places) - {""} == set(defs)
+    for block, target in places.items():
+        for key in (schema if block == "" else defs[block])["properties"]:
+            target.setdefault(key, None)
+    report = httpx.post(site.url + "/api/v1/validate", json=full, timeout=10).json()
+    assert not [w for w in report["warnings"] if w["code"] == "unknown-field"], report
 
 
 def test_docs_list_every_api_endpoint(site: Server) -> None:
