@@ -33,6 +33,7 @@ from capgraph.search.results import (
     Resolution,
     ResolvedArtifact,
     ResolvedCapability,
+    match_score,
 )
 
 __all__ = ["Resolver", "passes"]
@@ -188,9 +189,9 @@ class Resolver:
     @staticmethod
     def _alternative(pick: _Pick, top: _Pick | None) -> Alternative:
         card = pick.cand.card
-        why = f"offers '{pick.name}' (match {pick.score:.2f}"
+        why = f"offers '{pick.name}' (match {match_score(pick.score):.2f}"
         if top is not None and top is not pick:
-            why += f" vs {top.score:.2f}"
+            why += f" vs {match_score(top.score):.2f}"
         why += f"; UnfragileRank {card.score})"
         return Alternative(slug=card.slug, name=card.name, capability=pick.uri, why=why)
 

@@ -3,6 +3,7 @@ the API's JSON)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,16 @@ __all__ = [
     "ResolvedArtifact",
     "ResolvedCapability",
     "SearchResult",
+    "match_score",
 ]
+
+
+def match_score(relevance: float) -> float:
+    """The one match-score scale of search, resolve and pages: ``tanh`` of the ranking's
+    relevance (for an artifact, its rank score: best capability plus the trust prior), so
+    it lies in [0, 1), keeps every order the ranking made (no ties at a cap) and is close to
+    the relevance itself for ordinary values (docs/RESOLVE.md, "Match scores")."""
+    return math.tanh(max(0.0, relevance))
 
 
 @dataclass(frozen=True)
@@ -25,7 +35,7 @@ class CapabilityMatch:
     id: str
     uri: str
     name: str
-    match_score: float  # 0..1, higher is better
+    match_score: float  # match_score(relevance): in [0, 1), higher is better
 
 
 @dataclass(frozen=True)
