@@ -14,6 +14,7 @@ __all__ = [
     "Answer",
     "ArtifactMatch",
     "CapabilityMatch",
+    "Filtered",
     "Resolution",
     "ResolvedArtifact",
     "ResolvedCapability",
@@ -102,6 +103,17 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Filtered:
+    """A candidate that matched but that the risk posture removed, and the gates it failed."""
+
+    slug: str
+    name: str
+    capability: str  # its URI
+    match_score: float
+    gates: list[str]
+
+
+@dataclass(frozen=True)
 class Resolution:
     """A resolve: the answers when one is confident, else the confidence and alternatives."""
 
@@ -113,6 +125,7 @@ class Resolution:
     resolved: list[Answer] = field(default_factory=list)
     match_confidence: float = 0.0  # of the best candidate (the answers carry their own)
     alternatives: list[Alternative] = field(default_factory=list)  # when none is confident
+    filtered: list[Filtered] = field(default_factory=list)  # matches the posture removed
 
     @property
     def confident(self) -> bool:
