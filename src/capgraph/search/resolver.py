@@ -30,9 +30,9 @@ from capgraph.search.explain import coverage, vs_alternative, why_this_matches
 from capgraph.search.results import (
     Alternative,
     Answer,
+    Filtered,
     Resolution,
     ResolvedArtifact,
-    Filtered,
     ResolvedCapability,
     match_score,
 )
