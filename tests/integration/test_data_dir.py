@@ -197,3 +197,19 @@ def test_data_dir_flag_beats_the_environment(tmp_path: Path) -> None:
     invoke(env, "--data-dir", str(flag), "keys", "create")
     assert (flag / "capgraph.db").exists()
     assert not env.exists()
+
+
+def test_verify_in_an_empty_data_dir_creates_nothing_and_speaks_in_sentences(
+    tmp_path: Path,
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    seed = SEEDS / "qwen-qwen3-coder.passport.json"
+    result = run_cli(empty, "verify", str(seed), check=False)
+    assert result.returncode == 1
+    assert list(empty.iterdir()) == [], "verification created state"
+    assert "signed by unfragile.ai, whose key is not known here" in result.stdout
+    assert "--keys" in result.stderr
+    missing = tmp_path / "never-made"
+    assert run_cli(missing, "verify", str(seed), check=False).returncode == 1
+    assert not missing.exists()
