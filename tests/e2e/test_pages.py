@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from html.parser import HTMLParser
 
 import httpx
@@ -267,3 +268,33 @@ def test_search_shows_the_artifact_description(site: Server) -> None:
     assert aider["artifact"]["description"].startswith("An open-source AI pair-programming tool")
     page = get(site, "/?q=pair+programming+in+git").text
     assert "An open-source AI pair-programming tool" in page
+
+
+@pytest.mark.parametrize("path", ["/docs", "/submit", "/agent/docs", "/agent/submit"])
+def test_docs_and_submit_link_only_to_what_the_site_serves(site: Server, path: str) -> None:
+    text = get(site, path).text
+    assert "docs/MANIFEST.md" not in text
+    links = set(re.findall(r'href="(/[^"#]*)"', text)) | set(re.findall(r"\]\((/[^)#]*)\)", text))
+    assert "/manifest.schema.json" in links
+    for link in links:
+        assert get(site, link.replace("&amp;", "&")).status_code == 200, link
+
+
+def _readme_paths() -> set[str]:
+    """Every path the README's API table names, with ``[...]`` optional parts expanded and
+    short siblings (``/log/key``) read under ``/api/v1``."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    table = readme.split("## HTTP API", 1)[1].split("\n\n", 2)[2].split("\n\n", 1)[0]
+    found: set[str] = set()
+    for cell in re.findall(r"^\| ([^|]+) \|", table, re.M):
+        for raw in re.findall(r"`(?:[A-Z]+ )?(/[^`?\[]*(?:\[[^\]]*\])?[^`?]*)", cell):
+            path = raw if raw.startswith(("/api", "/schema", "/manifest")) else "/api/v1" + raw
+            found |= {re.sub(r"\[[^\]]*\]", "", path), path.replace("[", "").replace("]", "")}
+    return {re.sub(r"\{[^}]+\}", "{}", p.split("?")[0]) for p in found}
+
+
+def test_the_readme_api_table_lists_every_operation(site: Server) -> None:
+    listed = _readme_paths()
+    paths = get(site, "/api/v1/openapi.json").json()["paths"]
+    missing = [p for p in paths if re.sub(r"\{[^}]+\}", "{}", p) not in listed]
+    assert not missing, missing
