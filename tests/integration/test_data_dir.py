@@ -151,6 +151,7 @@ def test_every_command_uses_capgraph_data_dir_and_never_prints_the_key(
     cli("keys", "revoke-signing", old_kid)
     # The revocation landed in the same key ring the verifier reads.
     assert cli("verify", str(tmp_path / "p.json"), check=False).returncode == 1
+    assert "env-widget: version 2" in cli("keys", "resign").stdout
 
     # Real processes with verbose logging on.
     for args in (("-v", "keys", "rotate"),

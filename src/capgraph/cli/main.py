@@ -331,6 +331,17 @@ def keys_revoke_signing(obj: _Context, kid: str) -> None:
     click.echo(f"revoked signing key {kid}")
 
 
+@keys.command("resign")
+@click.pass_obj
+def keys_resign(obj: _Context) -> None:
+    """Re-issue every passport whose latest version was signed with a revoked key: a new
+    version, same content, signed with the current key and logged."""
+    done = obj.registry().resign_revoked()
+    for stored in done:
+        click.echo(f"{stored.slug}: version {stored.version} signed with key {stored.key_id}")
+    click.echo(f"re-signed {len(done)} passport(s)")
+
+
 @keys.command("jwks")
 @click.pass_obj
 def keys_jwks(obj: _Context) -> None:

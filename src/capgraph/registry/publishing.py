@@ -263,6 +263,35 @@ class Publishing:
             self._after_write(slug)
         return stored
 
+    def resign(self, slug: str) -> StoredVersion | None:
+        """When the latest version of ``slug`` was signed with a revoked key, sign the same
+        body again with the current key as a new version (logged like any other); else None."""
+        def build(tx: WriteTransaction, latest: StoredVersion | None, number: int
+                  ) -> NewVersion | None:
+            if latest is None:
+                return None
+            key = self._keys.public_keys().get(latest.key_id)
+            if key is None or key.status != "revoked":
+                return None
+            old = json.loads(latest.passport)
+            provenance = dict(old.get("provenance") or {})
+            provenance["resigned"] = f"re-signed: version {latest.version} was signed with " \
+                f"revoked key {latest.key_id}"
+            source = json.loads(latest.source) if latest.source_kind == "manifest" else {}
+            return self.sign(
+                body=old["unfragile"], number=number, now=self._now(),
+                content_hash=latest.content_hash, source_kind=latest.source_kind,
+                source=latest.source, provenance=provenance, numbers=latest.capability_numbers,
+                integrations=list(source.get("artifact", {}).get("integrations", [])),
+                summary=summary_of(latest.source_kind, latest.source), keep_vectors=True,
+            )
+
+        stored, created = append_version(self._store, slug, build)
+        if created:
+            self._after_write(slug)
+            return stored
+        return None
+
     def _append(self, slug: str, build: Any, findings: list[Finding]) -> PublishResult:
         stored, created = append_version(self._store, slug, build)
         if created:
