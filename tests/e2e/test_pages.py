@@ -298,3 +298,17 @@ def test_the_readme_api_table_lists_every_operation(site: Server) -> None:
     paths = get(site, "/api/v1/openapi.json").json()["paths"]
     missing = [p for p in paths if re.sub(r"\{[^}]+\}", "{}", p) not in listed]
     assert not missing, missing
+
+
+def test_small_things_a_user_sees_read_right(site: Server) -> None:
+    for path in ("/qwen-qwen3-coder", "/agent/qwen-qwen3-coder"):
+        text = get(site, path).text
+        assert "$0.22 per 1M prompt tokens" in text and "e-7" not in text, path
+    for path in ("/docling", "/agent/docling"):  # no matches yet
+        text = get(site, path).text
+        assert "0 matches" in text or "<dt>Matches</dt><dd>0</dd>" in text
+        assert "none yet" in text or "no matches yet" in text
+        assert "Average confidence</dt><dd>0.00" not in text
+        assert "average confidence 0.00" not in text
+    body = json.loads(get(site, "/api/v1/passport/docling").text)["passport"]["unfragile"]
+    assert body["trust"]["maintenance"]["last_scraped_at"] is None  # published, not scraped

@@ -232,7 +232,7 @@ def compose_body(
             "maintenance": {
                 "status": a.status,
                 "updated_at": iso_ms(updated),
-                "last_scraped_at": iso_ms(now),
+                "last_scraped_at": None,  # a builder's own manifest: nothing was scraped
                 "last_commit": None,
             },
             "community": manifest.community,
