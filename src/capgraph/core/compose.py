@@ -12,7 +12,7 @@ from capgraph.core import scoring
 from capgraph.core.manifest import Manifest
 from capgraph.core.passport import PassportBody
 from capgraph.core.quality import quality
-from capgraph.core.risk import derive_data_access_risk
+from capgraph.core.risk import derive_data_access_risk, runs_locally
 from capgraph.core.taxonomy import infer_artifact_categories, infer_capability_categories
 from capgraph.core.verification import (
     NOTE_NO_OUTCOMES,
@@ -169,8 +169,11 @@ def compose_body(
         risk = manifest.data_access_risk
         provenance["trust.data_access_risk"] = "declared"
     else:
+        ex = manifest.execution
+        local = runs_locally(ex.protocol if ex else None, ex.endpoint if ex else None,
+                             manifest.permissions)
         risk, _ = derive_data_access_risk(
-            [t for c in caps for t in c["input_types"]], manifest.permissions
+            [t for c in caps for t in c["input_types"]], manifest.permissions, local=local
         )
         provenance["trust.data_access_risk"] = "derived"
     if any(v is not None for v in manifest.community.values()):
