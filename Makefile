@@ -6,7 +6,10 @@ PY := .venv/bin/python
 DATA_DIR ?= $(or $(CAPGRAPH_DATA_DIR),$(HOME)/.local/share/capgraph)
 SEEDS := $(wildcard ../shared/seeds/*.passport.json)
 
-.PHONY: help setup serve test check lint typecheck imports ci bench fuzz clean
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: help setup browser serve test check lint typecheck imports ci bench fuzz clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,7 +29,14 @@ serve: setup ## Start the service on 127.0.0.1:8000 with demo data (and the seed
 	@if [ -n "$(SEEDS)" ]; then .venv/bin/capgraph --data-dir "$(DATA_DIR)" import $(SEEDS); fi
 	.venv/bin/capgraph --data-dir "$(DATA_DIR)" serve
 
-test: setup ## Run the whole test suite (two workers, a test file per worker at a time)
+browser: ## Install Debian's Chromium for the browser tests when it is missing (as .ci/run does)
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  echo "installing Debian's chromium for the browser tests (tests/e2e)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	fi
+
+test: setup browser ## Run the whole test suite (two workers, a test file per worker at a time)
 	.venv/bin/pytest -q -n 2 --dist loadfile
 
 lint: setup ## ruff

@@ -1,7 +1,8 @@
 """The e2e suite: a real capgraph server (demo artifacts, the two seeds, and a second version of
 one artifact) as a subprocess, and Debian's Chromium driven by Playwright.
 
-Browser tests skip only when /usr/bin/chromium is missing (``.ci/run`` installs it). Every
+Browser tests need /usr/bin/chromium, which ``make test`` installs when it is missing (``make
+browser``, as ``.ci/run`` does); without it they fail rather than skip. Every
 wait is bounded; a failing browser test leaves a screenshot in tests/e2e/screenshots/.
 """
 
@@ -120,7 +121,7 @@ def site(served: tuple[Server, ServerLog]) -> Server:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (make browser)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import jsonschema
 import pytest
+import yaml
 
 from capgraph.core import scoring
 from capgraph.core.passport import COMPONENTS
-from tests.conftest import SEEDS, Server
+from tests.conftest import DEMO, SEEDS, Server
 
 HTML = "text/html; charset=utf-8"
 MARKDOWN = "text/markdown; charset=utf-8"
@@ -176,6 +178,36 @@ def test_schema_validates_the_seeds_and_served_passports(site: Server) -> None:
     assert not validator.is_valid(broken)
 
 
+def test_manifest_schema_takes_every_demo_manifest_and_only_the_validators_keys(
+    site: Server,
+) -> None:
+    answer = get(site, "/manifest.schema.json")
+    assert answer.headers["content-type"] == "application/schema+json"
+    schema = answer.json()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in DEMO.glob("*.yml"):
+        document = yaml.safe_load(path.read_text())
+        assert not [e.message for e in validator.iter_errors(document)], path.name
+    document = yaml.safe_load((DEMO / "aider.yml").read_text())
+    del document["artifact"]["slug"]
+    assert not validator.is_valid(document)
+    # every key the schema names is a key the validator knows (no unknown-field warning)
+    defs = schema["$defs"]
+    full = yaml.safe_load((DEMO / "aider.yml").read_text())
+    places = {"artifact": full["artifact"], "capability": full["capabilities"][0],
+              "conditions": full["capabilities"][0]["conditions"],
+              "pricing": full.setdefault("pricing", {}),
+              "failure_mode": full["failure_modes"][0], "execution": full["execution"],
+              "trust": full.setdefault("trust", {}), "community": full["community"], "": full}
+    assert set(places) - {""} == set(defs)
+    for block, target in places.items():
+        for key in (schema if block == "" else defs[block])["properties"]:
+            target.setdefault(key, None)
+    report = httpx.post(site.url + "/api/v1/validate", json=full, timeout=10).json()
+    assert not [w for w in report["warnings"] if w["code"] == "unknown-field"], report
+
+
 def test_docs_list_every_api_endpoint(site: Server) -> None:
     openapi = get(site, "/api/v1/openapi.json").json()
     text = get(site, "/docs").text
@@ -200,3 +232,83 @@ def test_markdown_is_served_on_request(site: Server) -> None:
     assert answer.headers["content-type"] == MARKDOWN
     assert "Exactly which bytes are signed" in answer.text
 
+
+
+def test_the_page_shows_what_the_builder_declared(site: Server) -> None:
+    html, md = get(site, "/aider").text, get(site, "/agent/aider").text
+    body = json.loads(get(site, "/api/v1/passport/aider").text)["passport"]["unfragile"]
+    declared = body["declared"]
+    assert declared["license"] == "Apache-2.0"
+    assert declared["permissions"] == ["filesystem:read", "filesystem:write", "shell",
+                                       "network", "credentials"]
+    assert declared["execution"]["install"].startswith("python -m pip install aider-install")
+    assert declared["description"].startswith("An open-source AI pair-programming tool")
+    for text in (html, md):
+        for fact in ("Apache-2.0", "Paul Gauthier and contributors", "aider --model sonnet",
+                     "https://github.com/Aider-AI/aider", "An open-source AI pair-programming"):
+            assert fact in text, fact
+
+
+def test_declared_permissions_and_requirements_are_shown_apart(site: Server) -> None:
+    html = get(site, "/aider").text
+    requirements = json.loads(get(site, "/api/v1/passport/aider").text)["passport"][
+        "unfragile"]["trust"]["permissions"]
+    permissions = re.search(r'<div id="permissions">(.*?)</div>', html, re.S)
+    needs = re.search(r'<div id="requirements">(.*?)</div>', html, re.S)
+    assert permissions and needs
+    assert "<li>filesystem:write</li>" in permissions.group(1)
+    assert requirements and all(r not in permissions.group(1) for r in requirements)
+    assert all(f"<li>{r}</li>" in needs.group(1) for r in requirements)
+
+
+def test_search_shows_the_artifact_description(site: Server) -> None:
+    found = httpx.get(site.url + "/api/v1/search", params={"q": "pair programming in git"},
+                      timeout=10).json()
+    aider = next(m for m in found["matches"] if m["artifact"]["slug"] == "aider")
+    assert aider["artifact"]["description"].startswith("An open-source AI pair-programming tool")
+    page = get(site, "/?q=pair+programming+in+git").text
+    assert "An open-source AI pair-programming tool" in page
+
+
+@pytest.mark.parametrize("path", ["/docs", "/submit", "/agent/docs", "/agent/submit"])
+def test_docs_and_submit_link_only_to_what_the_site_serves(site: Server, path: str) -> None:
+    text = get(site, path).text
+    assert "docs/MANIFEST.md" not in text
+    links = set(re.findall(r'href="(/[^"#]*)"', text)) | set(re.findall(r"\]\((/[^)#]*)\)", text))
+    assert "/manifest.schema.json" in links
+    for link in links:
+        assert get(site, link.replace("&amp;", "&")).status_code == 200, link
+
+
+def _readme_paths() -> set[str]:
+    """Every path the README's API table names, with ``[...]`` optional parts expanded and
+    short siblings (``/log/key``) read under ``/api/v1``."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    table = readme.split("## HTTP API", 1)[1].split("\n\n", 2)[2].split("\n\n", 1)[0]
+    found: set[str] = set()
+    for cell in re.findall(r"^\| ([^|]+) \|", table, re.M):
+        for raw in re.findall(r"`(?:[A-Z]+ )?(/[^`?\[]*(?:\[[^\]]*\])?[^`?]*)", cell):
+            path = raw if raw.startswith(("/api", "/schema", "/manifest")) else "/api/v1" + raw
+            found |= {re.sub(r"\[[^\]]*\]", "", path), path.replace("[", "").replace("]", "")}
+    return {re.sub(r"\{[^}]+\}", "{}", p.split("?")[0]) for p in found}
+
+
+def test_the_readme_api_table_lists_every_operation(site: Server) -> None:
+    listed = _readme_paths()
+    paths = get(site, "/api/v1/openapi.json").json()["paths"]
+    missing = [p for p in paths if re.sub(r"\{[^}]+\}", "{}", p) not in listed]
+    assert not missing, missing
+
+
+def test_small_things_a_user_sees_read_right(site: Server) -> None:
+    for path in ("/qwen-qwen3-coder", "/agent/qwen-qwen3-coder"):
+        text = get(site, path).text
+        assert "$0.22 per 1M prompt tokens" in text and "e-7" not in text, path
+    for path in ("/docling", "/agent/docling"):  # no matches yet
+        text = get(site, path).text
+        assert "0 matches" in text or "<dt>Matches</dt><dd>0</dd>" in text
+        assert "none yet" in text or "no matches yet" in text
+        assert "Average confidence</dt><dd>0.00" not in text
+        assert "average confidence 0.00" not in text
+    body = json.loads(get(site, "/api/v1/passport/docling").text)["passport"]["unfragile"]
+    assert body["trust"]["maintenance"]["last_scraped_at"] is None  # published, not scraped

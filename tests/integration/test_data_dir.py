@@ -160,6 +160,7 @@ def test_every_command_uses_capgraph_data_dir_and_never_prints_the_key(
     cli("keys", "revoke-signing", old_kid)
     # The revocation landed in the same key ring the verifier reads.
     assert cli("verify", str(tmp_path / "p.json"), check=False).returncode == 1
+    assert "env-widget: version 2" in cli("keys", "resign").stdout
 
     # Real processes with verbose logging on.
     for args in (("-v", "keys", "rotate"),
@@ -231,3 +232,19 @@ def test_the_data_dir_and_database_files_are_owner_only(tmp_path: Path) -> None:
             assert _mode(path) == 0o600, (path.name, oct(_mode(path)))
     finally:
         os.umask(previous)
+
+
+def test_verify_in_an_empty_data_dir_creates_nothing_and_speaks_in_sentences(
+    tmp_path: Path,
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    seed = SEEDS / "qwen-qwen3-coder.passport.json"
+    result = run_cli(empty, "verify", str(seed), check=False)
+    assert result.returncode == 1
+    assert list(empty.iterdir()) == [], "verification created state"
+    assert "signed by unfragile.ai, whose key is not known here" in result.stdout
+    assert "--keys" in result.stderr
+    missing = tmp_path / "never-made"
+    assert run_cli(missing, "verify", str(seed), check=False).returncode == 1
+    assert not missing.exists()

@@ -200,3 +200,22 @@ def test_a_rotation_between_reading_the_clock_and_reading_the_key_ring(tmp_path:
     report = registry.verify_slug("during")
     assert report.valid, report.reasons
     assert registry.verify_slug("before").valid
+
+
+def test_resign_reissues_what_a_revoked_key_signed_and_the_page_says_so(live: Live) -> None:
+    envelope = live.publish("resigned-after-revocation")
+    old_kid = envelope["passport"]["keyId"]
+    assert live.cli("keys", "rotate")[0] == 0
+    assert live.cli("keys", "revoke-signing", old_kid)[0] == 0
+    page = live.http.get("/resigned-after-revocation").text
+    assert "Signed with a revoked key" in page
+    code, out = live.cli("keys", "resign")
+    assert code == 0 and "resigned-after-revocation: version 2" in out, out
+    report = live.verify("resigned-after-revocation")
+    assert report["valid"] is True and report["keyId"] != old_kid, report
+    again = live.envelope("resigned-after-revocation")["passport"]
+    assert again["version"] == 2
+    assert again["unfragile"] == envelope["passport"]["unfragile"]
+    assert "revoked key" in again["provenance"]["resigned"]
+    assert "re-signed 0 passport(s)" in live.cli("keys", "resign")[1]
+    assert "✓ Signature valid" in live.http.get("/resigned-after-revocation").text

@@ -50,6 +50,13 @@ def test_limits_over_real_http(limited: tuple[Server, str]) -> None:
         # A bogus key is the address again: refused at once.
         for headers in ({"x-api-key": "cg_bogus"}, {"authorization": "Bearer cg_bogus"}):
             assert_problem(http.get("/api/v1/health", headers=headers), 429, "rate-limited")
+        # A browser asking for a page gets a page; the API stays problem+json.
+        browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        page = http.get("/methodology", headers=browser)
+        assert page.status_code == 429 and page.headers["retry-after"]
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert "rate limit of" in page.text and "<h1>" in page.text
+        assert_problem(http.get("/api/v1/health", headers=browser), 429, "rate-limited")
         # A valid key: its own bucket, with the keyed limit, in either header.
         codes = [http.get("/api/v1/health", headers={"x-api-key": secret}).status_code
                  for _ in range(KEYED - 1)]

@@ -266,8 +266,9 @@ def test_a_risk_posture_filters_what_it_does_not_trust(postures: InProcess, risk
     assert {r["artifact"]["slug"] for r in answer["resolved"]} == POSTURE_ADMITS[risk]
     assert answer["risk"] == risk
     if not POSTURE_ADMITS[risk]:
-        assert answer["message"] == "no confident match"
+        assert answer["reason"] == "filtered-by-risk"  # they match: the posture removed them
         assert answer["alternatives"] == []
+        assert answer["filteredByRisk"] and all(f["gates"] for f in answer["filteredByRisk"])
 
 
 def test_the_default_posture_is_default(postures: InProcess) -> None:
@@ -384,3 +385,21 @@ def test_resolve_reads_only_the_cards_and_passports_its_answer_needs(
     if risk == "default":  # most artifacts pass: 7 picks come long before the last candidate
         assert fewer >= 2
     # (a strict posture passes few artifacts, so every candidate may have to be read)
+
+
+def test_a_posture_that_removes_every_match_says_which_gates_did(
+    demo: tuple[InProcess, Registry],
+) -> None:
+    client, _ = demo
+    intent = "convert a PDF report into clean markdown"
+    assert _resolve(client, intent=intent)["resolved"], "the default posture answers"
+    answer = _resolve(client, intent=intent, risk="strict")
+    assert answer["resolved"] == []
+    assert answer["reason"] == "filtered-by-risk"
+    assert "strict" in answer["message"] and "no confident match" not in answer["message"]
+    removed = answer["filteredByRisk"]
+    assert removed and removed[0]["slug"] == "docling"
+    assert "its builder is not verified" in removed[0]["gates"]
+    assert all(f["gates"] for f in removed)
+    low = _resolve(client, intent="zq xv plorth wibble frobnicate")
+    assert low["reason"] == "low-confidence" and low["message"] == "no confident match"

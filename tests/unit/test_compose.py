@@ -3,6 +3,7 @@ and the same rules holding for bodies composed from manifests."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -201,7 +202,7 @@ def test_composed_body_is_a_valid_passport_body_with_the_protocol_key_order() ->
     body = _compose(manifest()).body.to_json()
     assert PassportBody.from_json(body).to_json() == body
     assert list(body) == ["@version", "version", "artifact", "capabilities", "trust",
-                          "distribution"]
+                          "distribution", "declared"]
     assert body["version"] == FIXED_NOW.strftime("%Y-%m")
     assert re.fullmatch(r"\d{4}-\d{2}", body["version"])
     assert body["artifact"]["page_url"] == "https://reg.test/example-tool"
@@ -304,3 +305,33 @@ def test_every_component_explanation_is_non_empty() -> None:
     result = _compose(manifest())
     assert set(result.explanations) == set(scoring.weights_for("api"))
     assert all(text.strip() for text in result.explanations.values())
+
+
+def test_every_declared_field_reaches_the_body_after_the_seeds_keys() -> None:
+    data = manifest(permissions=["filesystem:read", "network"])
+    data["artifact"]["description"] = "A tool that turns documents into data, locally."
+    data["execution"]["command"] = "example-tool serve"
+    data["execution"]["install"] = "pip install example-tool"
+    body = _compose(data).body.to_json()
+    assert body["declared"] == {
+        "description": "A tool that turns documents into data, locally.",
+        "maintainer": "Example Labs",
+        "license": "MIT",
+        "repository": "https://github.com/example/example-tool",
+        "homepage": "https://example.com/tool",
+        "permissions": ["filesystem:read", "network"],
+        "execution": {"protocol": "https", "auth_method": "api_key",
+                      "endpoint": "https://api.example.com/v1",
+                      "command": "example-tool serve", "install": "pip install example-tool"},
+    }
+    # the seeds' trust.permissions keeps its meaning: the capabilities' requirements
+    assert body["trust"]["permissions"] == [
+        "an API key for alpha", "an API key for beta", "an API key for gamma"]
+    assert PassportBody.from_json(body).to_json() == body
+
+
+def test_a_body_without_declared_fields_keeps_the_seeds_shape(seed_paths: list[Path]) -> None:
+    for path in seed_paths:
+        body = json.loads(path.read_text())["passport"]["unfragile"]
+        assert PassportBody.from_json(body).to_json() == body
+        assert "declared" not in PassportBody.from_json(body).to_json()

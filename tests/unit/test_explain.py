@@ -65,9 +65,9 @@ def test_long_texts_are_cut_in_quotes() -> None:
 
 def test_vs_alternative_compares_match_and_rank() -> None:
     assert vs_alternative("A", 0.91, 60, "B", 0.75, 40) == \
-        "A ranks above B: text match 0.91 vs 0.75; higher UnfragileRank (60 vs 40)"
+        "A ranks above B: match 0.72 vs 0.64; higher UnfragileRank (60 vs 40)"
     assert vs_alternative("A", 0.91, 30, "B", 0.90, 70) == \
-        "A ranks above B: text match 0.91 vs 0.90; lower UnfragileRank (30 vs 70)"
-    assert vs_alternative("A", 0.9, 50, "B", 0.8, 50) == "A ranks above B: text match 0.90 vs 0.80"
+        "A ranks above B: match 0.72 vs 0.72; lower UnfragileRank (30 vs 70)"
+    assert vs_alternative("A", 0.9, 50, "B", 0.8, 50) == "A ranks above B: match 0.72 vs 0.66"
     assert vs_alternative("A", 0.9, 50, None, 0.0, 0) == \
         "no other capability in the registry matches this intent"

@@ -17,6 +17,7 @@ from capgraph.core.callback import issue_token, verify_token
 from capgraph.core.feedback import (
     CAP_WINDOW,
     COMMENT_MAX,
+    MIN_INTENT_REPORTS,
     PER_CLIENT_CAP,
     TOP_INTENTS,
     aggregate,
@@ -318,12 +319,26 @@ def test_aggregate_counts_per_capability_and_ranks_intents() -> None:
     assert (out.capabilities["c1"].successes, out.capabilities["c1"].reports) == (2, 2)
     assert (out.reports, out.successes) == (10, 3)
     assert out.avg_confidence == pytest.approx(2.0 / 10)
-    assert out.top_intents[:2] == ["a intent", "b intent"]  # by count, then alphabetically
-    assert len(out.top_intents) == TOP_INTENTS
+    assert out.top_intents == []  # no intent has MIN_INTENT_REPORTS reports
     assert out.last_matched_at == "2026-11-03T00:00:00.000Z"
     empty = aggregate([])
     assert (empty.reports, empty.avg_confidence, empty.top_intents, empty.last_matched_at) == \
         (0, 0.0, [], None)
+
+
+def test_only_normalised_intents_with_the_minimum_count_are_published() -> None:
+    at = "2026-11-01T00:00:00.000Z"
+    many = MIN_INTENT_REPORTS
+    rows = [("c0", "success", "My SECRET customer list for ACME", 0.5, at)]  # once: kept private
+    spellings = ["Extract tables", "extract  tables.", " EXTRACT tables!"]
+    rows += [("c0", "success", spellings[i % 3], 0.5, at) for i in range(many)]
+    rows += [("c0", "success", f"b intent {i}", 0.5, at) for i in range(6) for _ in range(many)]
+    rows += [("c0", "success", "nearly", 0.5, at)] * (many - 1)
+    out = aggregate(rows)
+    assert out.top_intents[0] == "b intent 0" and len(out.top_intents) == TOP_INTENTS
+    assert "extract tables" in aggregate(rows[:many + 1]).top_intents
+    published = " ".join(out.top_intents + aggregate(rows[:many + 1]).top_intents)
+    assert "SECRET" not in published and "secret" not in published and "nearly" not in published
 
 
 def test_max_rank_shift_is_the_beta_step_of_cap_successes() -> None:

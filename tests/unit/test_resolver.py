@@ -132,7 +132,8 @@ def test_resolve_applies_the_posture_before_ranking(registry: Registry, risk: st
     assert slugs == POSTURE_ADMITS[risk]
     assert answer["risk"] == risk
     if not slugs:
-        assert answer["message"] == "no confident match"
+        assert answer["reason"] == "filtered-by-risk"  # they match: the posture removed them
+        assert all(f["gates"] for f in answer["filteredByRisk"])
         assert not {a["slug"] for a in answer["alternatives"]} & {
             "lunar-deprecated", "lunar-low-quality", "lunar-risky", "lunar-archived"}
 

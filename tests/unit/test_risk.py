@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capgraph.core.risk import HIGH_SCOPES, MODERATE_SCOPES, derive_data_access_risk
+from capgraph.core.compose import compose_body
+from capgraph.core.risk import (
+    HIGH_SCOPES,
+    MODERATE_SCOPES,
+    derive_data_access_risk,
+    runs_locally,
+)
 from capgraph.core.taxonomy import PERMISSION_SCOPES, RISK_LEVELS
+from capgraph.core.validation import validate_manifest
+from tests.conftest import DEMO, FIXED_NOW
 from tests.unit.factories import seed_by_slug
 
 ORDER = {level: i for i, level in enumerate(RISK_LEVELS)}
@@ -90,3 +99,23 @@ def test_adding_an_input_type_never_lowers_the_risk(inputs: list[str], extra: st
     before, _ = derive_data_access_risk(inputs, [])
     after, _ = derive_data_access_risk([*inputs, extra], [])
     assert ORDER[after] >= ORDER[before]
+
+
+def test_a_tool_that_runs_locally_is_rated_by_what_it_can_change() -> None:
+    inputs = ["scanned PDF documents", "photos"]  # two personal-data classes
+    assert derive_data_access_risk(inputs, ["filesystem:read"])[0] == "high"
+    scopes = ["filesystem:read", "filesystem:write"]
+    assert runs_locally("stdio", None, scopes)
+    level, reason = derive_data_access_risk(inputs, scopes, local=True)
+    assert level == "moderate" and "runs locally" in reason
+    assert derive_data_access_risk(inputs, ["filesystem:read"], local=True)[0] == "low"
+    assert derive_data_access_risk(inputs, ["shell"], local=True)[0] == "high"
+    assert not runs_locally("stdio", None, ["network"])
+    assert not runs_locally("https", "https://api.example.com", [])
+
+
+def test_docling_runs_locally_and_is_not_high_risk() -> None:
+    parsed, _ = validate_manifest(yaml.safe_load((DEMO / "docling.yml").read_text()))
+    assert parsed is not None
+    body = compose_body(parsed, now=FIXED_NOW, public_url="https://reg.test").body.to_json()
+    assert body["trust"]["data_access_risk"] == "moderate"

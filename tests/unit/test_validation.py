@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from capgraph.core import validation
 from capgraph.core.manifest import Manifest, parse_manifest_text
+from capgraph.core.manifest_shape import CODES
 from capgraph.core.validation import MIN_DESCRIPTION, validate_manifest
 from capgraph.errors import Finding
 from tests.unit.factories import capability, demo_files, manifest
@@ -361,3 +364,42 @@ def test_findings_serialise_to_path_code_message() -> None:
     assert findings[0].to_json() == {
         "path": "execution", "code": "no-execution", "message": findings[0].message}
     assert findings[0].message
+
+
+@pytest.mark.parametrize(("where", "typo", "meant"), [
+    (("capabilities", 0, "conditions"), "best_for", "bestFor"),
+    (("execution",), "comand", "command"),
+    (("failure_modes", 0), "mitigaton", "mitigation"),
+    (("pricing",), "startingprice", "starting_price"),
+    (("community",), "github_stars", "stars"),
+    (("artifact",), "licence", "license"),
+    (("capabilities", 1), "intent_served", "intents_served"),
+    (("trust",), "risk", None),
+])  # fmt: skip
+def test_a_typo_in_any_block_warns_with_the_key_it_meant(
+    where: tuple[Any, ...], typo: str, meant: str | None
+) -> None:
+    data = manifest(pricing={"model": "freemium"}, trust={}, community={})
+    target: Any = data
+    for step in where:
+        target = target[step]
+    target[typo] = "x"
+    _, findings = validate_manifest(data)
+    unknown = [f for f in findings if f.code == "unknown-field"]
+    path = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in where).lstrip(".")
+    assert [f.path for f in unknown] == [f"{path}.{typo}"]
+    if meant:
+        assert unknown[0].message.endswith(f"did you mean {meant!r}?")
+    else:
+        assert "did you mean" not in unknown[0].message
+
+
+def test_every_validation_code_is_listed_and_documented() -> None:
+    source = Path(validation.__file__).read_text()
+    emitted = set(re.findall(r'\.(?:error|warn)\(\s*(?:[^,()]|\([^()]*\))+,\s*"([a-z-]+)"',
+                             source))
+    emitted |= set(re.findall(r'Finding\(\s*"[^"]*",\s*"([a-z-]+)"', source))
+    assert len(emitted) >= 10 and emitted == set(CODES)
+    doc = (Path(__file__).parents[2] / "docs" / "MANIFEST.md").read_text()
+    table = dict(re.findall(r"^\| `([a-z-]+)` \| (error|warning) \|", doc, re.M))
+    assert table == {code: severity for code, (severity, _) in CODES.items()}

@@ -197,6 +197,18 @@ def publish(obj: _Context, files: tuple[Path, ...]) -> None:
         obj.registry().publish(path.read_bytes(), hint=_hint(path))))
 
 
+def _local_jwks(obj: _Context) -> dict[str, Any]:
+    """The data directory's public keys, when it has a registry; never creates one: with no
+    registry there, no key is known (verification must not create state)."""
+    settings = obj.settings()
+    if not (settings.keys_dir / "keyring.json").exists() or not settings.database_path.exists():
+        click.echo(f"note: no registry in {settings.data_dir}, so no key is known here; pass "
+                   "--keys JWKS.json (a registry's GET /api/v1/trust-passport-public-key)",
+                   err=True)
+        return {"keys": []}
+    return obj.registry().jwks()
+
+
 @cli.command()
 @click.argument("passport", type=click.Path(exists=True, path_type=Path))
 @click.option("--keys", "keys_file", type=click.Path(exists=True, path_type=Path), default=None,
@@ -217,7 +229,7 @@ def verify(obj: _Context, passport: Path, keys_file: Path | None, require_log: b
         click.echo(f"{passport}: not a passport envelope", err=True)
         sys.exit(1)
     try:
-        jwks = json.loads(keys_file.read_text()) if keys_file else obj.registry().jwks()
+        jwks = json.loads(keys_file.read_text()) if keys_file else _local_jwks(obj)
         result = verify_envelope(document, jwks, require_log=require_log)
     except SignatureInvalid as exc:
         click.echo(f"{passport}: INVALID")
@@ -314,6 +326,17 @@ def keys_revoke_signing(obj: _Context, kid: str) -> None:
     """Revoke a signing key: every passport it signed then fails verification."""
     obj.registry().revoke_signing_key(kid)
     click.echo(f"revoked signing key {kid}")
+
+
+@keys.command("resign")
+@click.pass_obj
+def keys_resign(obj: _Context) -> None:
+    """Re-issue every passport whose latest version was signed with a revoked key: a new
+    version, same content, signed with the current key and logged."""
+    done = obj.registry().resign_revoked()
+    for stored in done:
+        click.echo(f"{stored.slug}: version {stored.version} signed with key {stored.key_id}")
+    click.echo(f"re-signed {len(done)} passport(s)")
 
 
 @keys.command("jwks")

@@ -12,7 +12,7 @@ from capgraph.core import scoring
 from capgraph.core.manifest import Manifest
 from capgraph.core.passport import PassportBody
 from capgraph.core.quality import quality
-from capgraph.core.risk import derive_data_access_risk
+from capgraph.core.risk import derive_data_access_risk, runs_locally
 from capgraph.core.taxonomy import infer_artifact_categories, infer_capability_categories
 from capgraph.core.verification import (
     NOTE_NO_OUTCOMES,
@@ -169,8 +169,11 @@ def compose_body(
         risk = manifest.data_access_risk
         provenance["trust.data_access_risk"] = "declared"
     else:
+        ex = manifest.execution
+        local = runs_locally(ex.protocol if ex else None, ex.endpoint if ex else None,
+                             manifest.permissions)
         risk, _ = derive_data_access_risk(
-            [t for c in caps for t in c["input_types"]], manifest.permissions
+            [t for c in caps for t in c["input_types"]], manifest.permissions, local=local
         )
         provenance["trust.data_access_risk"] = "derived"
     if any(v is not None for v in manifest.community.values()):
@@ -232,7 +235,7 @@ def compose_body(
             "maintenance": {
                 "status": a.status,
                 "updated_at": iso_ms(updated),
-                "last_scraped_at": iso_ms(now),
+                "last_scraped_at": None,  # a builder's own manifest: nothing was scraped
                 "last_commit": None,
             },
             "community": manifest.community,
@@ -241,6 +244,7 @@ def compose_body(
             "claim_url": f"{base}/submit?claim={a.slug}",
             "compare_url": f"{base}/compare?artifact={a.slug}",
         },
+        "declared": _declared(manifest),
     }
     return Composition(
         body=PassportBody.from_json(body),
@@ -249,6 +253,23 @@ def compose_body(
         explanations={k: c.explanation for k, c in components.items()},
         quality_points=points,
     )
+
+
+def _declared(manifest: Manifest) -> dict[str, Any]:
+    """The manifest's fields the seeds' shape has no key for, carried as declared."""
+    a, ex = manifest.artifact, manifest.execution
+    return {
+        "description": a.description,
+        "maintainer": a.maintainer,
+        "license": a.license,
+        "repository": a.repository,
+        "homepage": a.homepage,
+        "permissions": list(manifest.permissions),
+        "execution": None if ex is None else {
+            "protocol": ex.protocol, "auth_method": ex.auth_method, "endpoint": ex.endpoint,
+            "command": ex.command, "install": ex.install,
+        },
+    }
 
 
 def rescore(body: Mapping[str, Any]) -> dict[str, Any]:

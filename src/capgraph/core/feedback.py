@@ -13,6 +13,7 @@ Rules (each one a test):
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
@@ -23,10 +24,12 @@ from capgraph.core.scoring import MATCH_GRAPH_PRIOR, WEIGHTS
 __all__ = [
     "CAP_WINDOW",
     "COMMENT_MAX",
+    "MIN_INTENT_REPORTS",
     "OUTCOMES",
     "PER_CLIENT_CAP",
     "aggregate",
     "max_rank_shift",
+    "normalise_intent",
 ]
 
 OUTCOMES = ("success", "failure")
@@ -34,6 +37,17 @@ COMMENT_MAX = 500
 PER_CLIENT_CAP = 3
 CAP_WINDOW = timedelta(days=1)
 TOP_INTENTS = 5
+# An intent is published in a passport's signed top_intents (and so in the append-only log)
+# only in its normalised form and once this many counted reports carry it: more than one
+# client's daily cap (PER_CLIENT_CAP), so no single requester's words are published in a day.
+MIN_INTENT_REPORTS = 2 * PER_CLIENT_CAP
+_SPACE = re.compile(r"\s+")
+_EDGE = re.compile(r"^[^\w]+|[^\w]+$")
+
+
+def normalise_intent(text: str) -> str:
+    """Lower case, one space between words, no punctuation at either end."""
+    return _EDGE.sub("", _SPACE.sub(" ", text.casefold()).strip())
 
 
 def aggregate(rows: Sequence[tuple[str, str, str, float, str]]) -> Outcomes:
@@ -44,15 +58,15 @@ def aggregate(rows: Sequence[tuple[str, str, str, float, str]]) -> Outcomes:
         tally = per_cap.setdefault(cap_id, [0, 0])
         tally[0] += outcome == "success"
         tally[1] += 1
-        if intent:
-            intents[intent] += 1
+        if intent and (plain := normalise_intent(intent)):
+            intents[plain] += 1
     confidences = [row[3] for row in rows]
     return Outcomes(
         capabilities={k: CapabilityOutcomes(successes=v[0], reports=v[1])
                       for k, v in per_cap.items()},
         avg_confidence=sum(confidences) / len(confidences) if confidences else 0.0,
-        top_intents=[i for i, _ in sorted(intents.items(), key=lambda kv: (-kv[1], kv[0]))
-                     ][:TOP_INTENTS],
+        top_intents=[i for i, n in sorted(intents.items(), key=lambda kv: (-kv[1], kv[0]))
+                     if n >= MIN_INTENT_REPORTS][:TOP_INTENTS],
         last_matched_at=max((row[4] for row in rows), default=None),
     )
 

@@ -23,6 +23,8 @@ __all__ = [
     "ArtifactInfo",
     "Capability",
     "Community",
+    "Declared",
+    "DeclaredExecution",
     "Distribution",
     "Maintenance",
     "ObservedOutcomes",
@@ -153,6 +155,32 @@ class Distribution(_Model):
     compare_url: str
 
 
+class DeclaredExecution(_Model):
+    """How to run or call the artifact, as its manifest's ``execution`` block says."""
+
+    protocol: str
+    auth_method: str | None
+    endpoint: str | None
+    command: str | None
+    install: str | None
+
+
+class Declared(_Model):
+    """What the builder declared that the seeds' shape has no key for (PROTOCOL.md B.12):
+    the artifact's own description, who maintains it, its licence and addresses, the access
+    scopes it declares (``trust.permissions`` holds the capabilities' requirements, as in the
+    seeds) and its execution block. Absent from passports that were not built from a
+    manifest, so those keep the seeds' shape."""
+
+    description: str | None
+    maintainer: str | None
+    license: str | None
+    repository: str | None
+    homepage: str | None
+    permissions: list[str]
+    execution: DeclaredExecution | None
+
+
 class PassportBody(_Model):
     """The ``unfragile`` object of a passport (PROTOCOL.md A.2)."""
 
@@ -162,6 +190,15 @@ class PassportBody(_Model):
     capabilities: list[Capability]
     trust: Trust
     distribution: Distribution
+    declared: Declared | None = None  # extension, after the seeds' keys (B.12)
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``_Model.to_json``, without ``declared`` when there is none: such a body has
+        exactly the seeds' keys."""
+        out = super().to_json()
+        if out.get("declared") is None:
+            out.pop("declared", None)
+        return out
 
     @classmethod
     def from_json(cls, data: Any) -> PassportBody:

@@ -8,6 +8,11 @@ and the access scopes the manifest declares:
 - ``moderate``: one personal-data class, or a read scope (network, filesystem:read, browser,
   database);
 - ``low``: otherwise.
+An artifact that runs locally (its execution protocol is ``stdio`` with no endpoint, and it
+declares no ``network`` scope) sends nothing anywhere, so what it reads does not count:
+- ``high``: a scope that acts beyond its files (shell, credentials, email, payments);
+- ``moderate``: a scope that changes local data (filesystem:write, personal-data);
+- ``low``: otherwise (reading local files and personal-data inputs stay on the machine).
 Input types are matched on whole words, so "documentation" is not "document". The rule gives
 ``low`` for the qwen3-coder seed (code and text in) and ``high`` for qwen3.5-flash (images,
 video and documents in).
@@ -23,6 +28,7 @@ __all__ = [
     "MODERATE_SCOPES",
     "RISK_POSTURES",
     "derive_data_access_risk",
+    "runs_locally",
 ]
 
 RISK_POSTURES = ("default", "production", "enterprise", "strict")
@@ -42,10 +48,27 @@ HIGH_SCOPES = frozenset(
     {"shell", "filesystem:write", "credentials", "personal-data", "email", "payments"}
 )
 MODERATE_SCOPES = frozenset({"network", "filesystem:read", "browser", "database"})
+LOCAL_MODERATE_SCOPES = frozenset({"filesystem:write", "personal-data"})
 
 
-def derive_data_access_risk(input_types: list[str], scopes: list[str]) -> tuple[str, str]:
-    """The derived risk level and a sentence giving the reason."""
+def runs_locally(protocol: str | None, endpoint: str | None, scopes: list[str]) -> bool:
+    """Whether an artifact runs on the user's machine without sending data anywhere."""
+    return protocol == "stdio" and not endpoint and "network" not in scopes
+
+
+def derive_data_access_risk(input_types: list[str], scopes: list[str], *,
+                            local: bool = False) -> tuple[str, str]:
+    """The derived risk level and a sentence giving the reason. ``local``: the artifact runs
+    locally (``runs_locally``), so only what its scopes let it change counts."""
+    if local:
+        acts = sorted((HIGH_SCOPES - LOCAL_MODERATE_SCOPES).intersection(scopes))
+        changes = sorted(LOCAL_MODERATE_SCOPES.intersection(scopes))
+        if acts:
+            return "high", f"runs locally but can act on: {', '.join(acts)}"
+        if changes:
+            return "moderate", ("runs locally and sends nothing, but can change: "
+                                + ", ".join(changes))
+        return "low", "runs locally and sends nothing; it only reads what it is given"
     text = " ".join(input_types).lower()
     classes = [name for name, pattern in DATA_CLASSES.items() if pattern.search(text)]
     high = sorted(HIGH_SCOPES.intersection(scopes))

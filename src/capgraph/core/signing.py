@@ -183,13 +183,18 @@ def verify_passport(passport: Mapping[str, Any], keys: Mapping[str, PublicKey]) 
     reasons: list[str] = []
     kid = passport.get("keyId")
     signature = passport.get("signature")
+    signer = str(passport.get("signedBy") or "") or "an unnamed signer"
     if not isinstance(kid, str) or not kid:
-        raise SignatureInvalid("passport has no keyId", reasons=["missing-key-id"])
+        # The seeds are like this: signed by another registry, which names no key id.
+        reason = (f"signed by {signer}, whose key is not known here (the passport names no "
+                  "key id)")
+        raise SignatureInvalid(reason, reasons=[reason])
     key = keys.get(kid)
     if key is None:
-        raise SignatureInvalid(f"key {kid} is not in the key set", reasons=["unknown-key"])
+        reason = f"signed by {signer}, whose key {kid} is not known here"
+        raise SignatureInvalid(reason, reasons=[reason])
     if key.status == "revoked":
-        reasons.append("revoked: the signing key has been revoked")
+        reasons.append(f"signed with a revoked key: {signer} has revoked key {kid}")
     signed_at = _parse_time(str(passport.get("signedAt", "")))
     if signed_at is None:
         reasons.append("signedAt is not an ISO-8601 timestamp")

@@ -1,9 +1,7 @@
 """Manifest validation (PROTOCOL.md A.3, B.7): every error and warning in one pass.
 
-Findings carry a dotted path (``capabilities[2].description``), a stable code and a message.
-Error codes: required, type, too-short, too-long, enum, slug, url, duplicate-id, empty,
-not-an-object. Warning codes: no-failure-modes, few-capabilities, no-execution,
-unknown-field, unknown-permission, no-intents-overlap.
+Findings carry a dotted path (``capabilities[2].description``), a stable code and a message;
+every code is listed, with its severity, in ``manifest_shape.CODES`` and docs/MANIFEST.md.
 """
 
 from __future__ import annotations
@@ -21,6 +19,17 @@ from capgraph.core.manifest import (
     ManifestArtifact,
     ManifestCapability,
 )
+from capgraph.core.manifest_shape import (
+    BLOCKS,
+    CAP_ID,
+    MAX_CAPABILITIES,
+    MAX_ITEM,
+    MAX_LIST,
+    MAX_TEXT,
+    MIN_DESCRIPTION,
+    SLUG,
+    close_key,
+)
 from capgraph.core.taxonomy import (
     ARTIFACT_TYPES,
     AUTH_METHODS,
@@ -36,31 +45,15 @@ from capgraph.errors import Finding
 
 __all__ = ["MIN_DESCRIPTION", "SLUG_PATTERN", "validate_manifest"]
 
-MIN_DESCRIPTION = 100
-MAX_TEXT = 5000
-MAX_ITEM = 1000
-MAX_LIST = 50
-MAX_CAPABILITIES = 200
-SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$")
+SLUG_PATTERN = re.compile(SLUG)
 # Paths the web pages own: an artifact with one of these slugs could have no page of its own.
 RESERVED_SLUGS = frozenset({
     "api", "agent", "compare", "docs", "methodology", "trust", "submit", "schema", "schema.json",
-    "protocol", "static", "favicon.ico", "favicon.svg", "robots.txt", "search", "openapi.json",
+    "manifest.schema.json", "protocol", "static", "favicon.ico", "favicon.svg", "robots.txt",
+    "search", "openapi.json",
 })
-_CAP_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$")
-_TOP_LEVEL = {
-    "unfragile_version", "artifact", "capabilities", "pricing", "failure_modes", "execution",
-    "trust", "permissions", "compliance", "community",
-}  # fmt: skip
-_ARTIFACT_KEYS = {
-    "name", "slug", "type", "maintainer", "repository", "homepage", "license", "description",
-    "tags", "categories", "status", "updated_at", "integrations",
-}  # fmt: skip
-_CAPABILITY_KEYS = {
-    "id", "name", "description", "intents_served", "conditions", "unique_aspect", "categories",
-    "input_types", "output_types",
-}  # fmt: skip
-_COMMUNITY = ("stars", "forks", "weekly_downloads", "model_downloads", "model_likes")
+_CAP_ID = re.compile(CAP_ID)
+_COMMUNITY = tuple(BLOCKS["community"].keys)
 
 
 class _Checker:
@@ -174,18 +167,24 @@ def _kind(value: Any) -> str:
             int: "an integer", float: "a number", type(None): "null"}.get(type(value), "a value")
 
 
-def _unknown_keys(c: _Checker, data: dict[str, Any], known: set[str], path: str) -> None:
+def _unknown_keys(c: _Checker, data: dict[str, Any], block: str, path: str) -> None:
+    """Warn about every key ``block`` does not define, naming the close one when there is."""
+    known = BLOCKS[block].keys
     for key in data:
-        if key not in known:
-            c.warn(f"{path}.{key}", "unknown-field", f"{key!r} is not a field of {path} and is "
-                   "ignored")
+        if key in known:
+            continue
+        where = f"{path}.{key}" if path else str(key)
+        what = f"a field of {path}" if path else "a manifest field"
+        guess = close_key(str(key), known)
+        hint = f"; did you mean {guess!r}?" if guess else ""
+        c.warn(where, "unknown-field", f"{key!r} is not {what} and is ignored{hint}")
 
 
 def _capability(c: _Checker, raw: Any, path: str) -> ManifestCapability | None:
     data = c.obj(raw, path, required=True)
     if data is None:
         return None
-    _unknown_keys(c, data, _CAPABILITY_KEYS, path)
+    _unknown_keys(c, data, "capability", path)
     cap_id = c.text(data, "id", path, required=True, max_len=64)
     if cap_id is not None and not _CAP_ID.match(cap_id):
         c.error(f"{path}.id", "slug", f"{path}.id {cap_id!r} must be letters, digits, . _ -")
@@ -194,6 +193,7 @@ def _capability(c: _Checker, raw: Any, path: str) -> ManifestCapability | None:
     description = c.text(data, "description", path, required=True, min_len=MIN_DESCRIPTION)
     intents = c.strings(data, "intents_served", path, required=True)
     conditions = c.obj(data.get("conditions"), f"{path}.conditions", required=False) or {}
+    _unknown_keys(c, conditions, "conditions", f"{path}.conditions")
     best_for = c.strings(conditions, "bestFor", f"{path}.conditions")
     limitations = c.strings(conditions, "limitations", f"{path}.conditions")
     requires = c.strings(conditions, "requires", f"{path}.conditions")
@@ -220,7 +220,7 @@ def _artifact(c: _Checker, raw: Any) -> ManifestArtifact | None:
     data = c.obj(raw, "artifact", required=True)
     if data is None:
         return None
-    _unknown_keys(c, data, _ARTIFACT_KEYS, "artifact")
+    _unknown_keys(c, data, "artifact", "artifact")
     name = c.text(data, "name", "artifact", required=True, min_len=1, max_len=200)
     slug = c.text(data, "slug", "artifact", required=True, max_len=100)
     if slug is not None and not SLUG_PATTERN.match(slug):
@@ -288,6 +288,7 @@ def _failure_modes(c: _Checker, raw: Any) -> list[FailureMode]:
         data = c.obj(item, path, required=True)
         if data is None:
             continue
+        _unknown_keys(c, data, "failure_mode", path)
         mode = c.text(data, "mode", path, required=True, max_len=MAX_ITEM)
         frequency = c.enum(data, "frequency", path, FAILURE_FREQUENCIES)
         mitigation = c.text(data, "mitigation", path, max_len=MAX_ITEM)
@@ -304,6 +305,7 @@ def _execution(c: _Checker, raw: Any) -> Execution | None:
     data = c.obj(raw, "execution", required=True)
     if data is None:
         return None
+    _unknown_keys(c, data, "execution", "execution")
     protocol = c.enum(data, "protocol", "execution", EXECUTION_PROTOCOLS, required=True)
     auth = c.enum(data, "auth_method", "execution", AUTH_METHODS)
     endpoint = c.url(data, "endpoint", "execution")
@@ -319,6 +321,7 @@ def _community(c: _Checker, raw: Any) -> dict[str, int | None]:
     data = c.obj(raw, "community", required=False)
     if data is None:
         return out
+    _unknown_keys(c, data, "community", "community")
     for key in _COMMUNITY:
         value = data.get(key)
         if value is None:
@@ -348,9 +351,7 @@ def validate_manifest(data: Any) -> tuple[Manifest | None, list[Finding]]:
     elif str(version) not in ("1.0", "1"):
         c.error("unfragile_version", "enum", f"unfragile_version {version!r} is not supported; "
                 "expected \"1.0\"")
-    for key in root:
-        if key not in _TOP_LEVEL:
-            c.warn(str(key), "unknown-field", f"{key!r} is not a manifest field and is ignored")
+    _unknown_keys(c, root, "manifest", "")
     artifact = _artifact(c, root.get("artifact"))
     capabilities: list[ManifestCapability] = []
     raw_caps = root.get("capabilities")
@@ -379,6 +380,7 @@ def validate_manifest(data: Any) -> tuple[Manifest | None, list[Finding]]:
                    f"only {len(raw_caps)} capabilit{'y' if len(raw_caps) == 1 else 'ies'}; "
                    "3 or more describe an artifact well enough to match it")
     pricing = c.obj(root.get("pricing"), "pricing", required=False) or {}
+    _unknown_keys(c, pricing, "pricing", "pricing")
     pricing_model = c.enum(pricing, "model", "pricing", PRICING_MODELS) or "unknown"
     free = pricing.get("free")
     if free is not None and not isinstance(free, bool):
@@ -390,6 +392,7 @@ def validate_manifest(data: Any) -> tuple[Manifest | None, list[Finding]]:
     failure_modes = _failure_modes(c, root.get("failure_modes"))
     execution = _execution(c, root.get("execution"))
     trust = c.obj(root.get("trust"), "trust", required=False) or {}
+    _unknown_keys(c, trust, "trust", "trust")
     risk = c.enum(trust, "data_access_risk", "trust", RISK_LEVELS)
     permissions = c.strings(root, "permissions", "")
     for i, scope in enumerate(permissions):

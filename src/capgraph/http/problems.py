@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from capgraph.errors import (
@@ -125,11 +127,31 @@ def headers_for(error: CapgraphError) -> dict[str, str]:
     return {}
 
 
-async def send_problem(send: Any, error: CapgraphError, *, instance: str | None) -> None:
+def wants_html(scope: Mapping[str, Any]) -> bool:
+    """A browser asking for a page (not the API): ``Accept`` names text/html."""
+    if str(scope.get("path", "")).startswith("/api/"):
+        return False
+    accept = b",".join(v for k, v in scope.get("headers", []) if k == b"accept")
+    return b"text/html" in accept
+
+
+def problem_page(status: int, error: CapgraphError) -> bytes:
+    """A short HTML page for people whose browser hit an error in front of the pages."""
+    title, detail = html.escape(error.title), html.escape(error.message)
+    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}"
+            f"</title></head><body><main><h1>{title}</h1><p>{detail}</p><p><a href=\"/\">"
+            f"capgraph home</a> · status {status}</p></main></body></html>").encode()
+
+
+async def send_problem(send: Any, error: CapgraphError, *, instance: str | None,
+                       page: bool = False) -> None:
     """Answer an ASGI request with the problem document of ``error`` (for the layers in
-    front of the app, which raise errors like the routes do)."""
+    front of the app, which raise errors like the routes do); ``page``: as an HTML page."""
     status, body = problem_for(error, instance=instance)
-    headers = [(b"content-type", PROBLEM_TYPE.encode()),
+    media = PROBLEM_TYPE
+    if page:
+        body, media = problem_page(status, error), "text/html; charset=utf-8"
+    headers = [(b"content-type", media.encode()),
                (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in headers_for(error).items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})

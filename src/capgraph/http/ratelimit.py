@@ -33,7 +33,7 @@ from starlette.datastructures import Headers
 from capgraph.errors import RateLimited, StorageError, Unauthorized
 from capgraph.http.clients import client_address, trusted_set
 from capgraph.http.deps import api_secret
-from capgraph.http.problems import send_problem
+from capgraph.http.problems import send_problem, wants_html
 from capgraph.ports import SharedLimits
 from capgraph.registry import Registry
 
@@ -140,4 +140,4 @@ class RateLimit:
         retry = max(1, math.ceil(wait))
         error = RateLimited(f"rate limit of {capacity} requests a minute reached; "
                             f"retry in {retry} s", retry_after=retry)
-        await send_problem(send, error, instance=scope.get("path"))
+        await send_problem(send, error, instance=scope.get("path"), page=wants_html(scope))

@@ -144,9 +144,20 @@ def resolution_json(result: Resolution, base_url: str) -> dict[str, Any]:
         "risk": result.risk,
     }
     if not result.confident:
-        out["message"] = "no confident match"
+        if result.filtered and not result.alternatives:
+            out["message"] = (f"candidates match, but none clears the '{result.risk}' risk "
+                              "posture: see filteredByRisk for the gates that removed them")
+            out["reason"] = "filtered-by-risk"
+        else:
+            out["message"] = "no confident match"
+            out["reason"] = "low-confidence"
         out["matchConfidence"] = result.match_confidence
         out["alternatives"] = [_alternative(alt) for alt in result.alternatives]
+        out["filteredByRisk"] = [
+            {"slug": f.slug, "name": f.name, "capability": f.capability,
+             "matchScore": round(f.match_score, 4), "gates": f.gates}
+            for f in result.filtered
+        ]
     return out
 
 

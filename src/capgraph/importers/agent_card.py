@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
-from capgraph.core.validation import MAX_CAPABILITIES
+from capgraph.core.manifest_shape import MAX_CAPABILITIES
 from capgraph.importers.entries import (
     IMPORT_KEY,
     Mapped,

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from capgraph.core.validation import MAX_ITEM, MAX_LIST, MIN_DESCRIPTION
+from capgraph.core.manifest_shape import MAX_ITEM, MAX_LIST, MIN_DESCRIPTION
 from capgraph.errors import CapgraphError
 
 __all__ = [

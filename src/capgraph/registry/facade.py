@@ -265,6 +265,14 @@ class Registry:
     def revoke_signing_key(self, kid: str) -> None:
         self._trust.revoke_signing_key(kid)
 
+    def resign_revoked(self) -> list[StoredVersion]:
+        """A new version of every artifact whose latest passport was signed with a revoked
+        key, signed with the current key (each one logged); the new versions."""
+        slugs: list[str] = []
+        while page := self.artifacts(limit=500, offset=len(slugs)):
+            slugs.extend(a.slug for a in page)
+        return [v for v in map(self._publishing.resign, slugs) if v is not None]
+
     # -- API keys -----------------------------------------------------------------------------
     def create_api_key(self, name: str, *, publisher: str | None = None) -> tuple[str, str]:
         return self._access.create(name, publisher=publisher)

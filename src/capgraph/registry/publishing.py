@@ -16,6 +16,7 @@ from capgraph.core.feedback import aggregate
 from capgraph.core.manifest import Manifest, parse_manifest_text
 from capgraph.core.outcomes import apply_outcomes
 from capgraph.core.passport import Passport, PassportBody
+from capgraph.core.signing import verify_passport
 from capgraph.core.validation import validate_manifest
 from capgraph.core.verification import (
     VERIFICATION_PROVENANCE_KEYS,
@@ -23,7 +24,7 @@ from capgraph.core.verification import (
     apply_verification,
     verification_provenance,
 )
-from capgraph.errors import Finding, InvalidManifest, InvalidPassport
+from capgraph.errors import CapgraphError, Finding, InvalidManifest, InvalidPassport
 from capgraph.ports import KeyRing, OwnershipRecord, Store, StoredVersion, WriteTransaction
 from capgraph.registry.indexing import Indexer, Vectors, summary_of
 from capgraph.registry.ownership import admit_writer
@@ -174,6 +175,9 @@ class Publishing:
         body = rescore(PassportBody.from_json(inner["unfragile"]).to_json())
         body = PassportBody.from_json(body).to_json()
         slug = body["artifact"]["slug"]
+        own = self._own_version(slug, inner)
+        if own is not None:
+            return PublishResult(own, False, [])
         digest = content_hash(body)
         provenance = {
             "source": f"imported: signed by {inner.get('signedBy', 'unknown')} "
@@ -201,6 +205,17 @@ class Publishing:
             )
 
         return self._append(slug, build, [])
+
+    def _own_version(self, slug: str, passport: Mapping[str, Any]) -> StoredVersion | None:
+        """The stored latest version of ``slug`` when ``passport`` is one this registry
+        signed (its signature verifies under our own keys): such a passport is already in
+        the log, so importing it again changes nothing (no new version, no frozen
+        components, no lost provenance)."""
+        try:
+            verify_passport(passport, self._keys.public_keys())
+        except CapgraphError:
+            return None
+        return self._store.latest(slug)
 
     def _check_writer(self, slug: str, publisher_id: str | None, url: str | None) -> None:
         """Refuse a writer early, before any embedding; the write transaction checks again."""
@@ -248,6 +263,35 @@ class Publishing:
         if created:
             self._after_write(slug)
         return stored
+
+    def resign(self, slug: str) -> StoredVersion | None:
+        """When the latest version of ``slug`` was signed with a revoked key, sign the same
+        body again with the current key as a new version (logged like any other); else None."""
+        def build(tx: WriteTransaction, latest: StoredVersion | None, number: int
+                  ) -> NewVersion | None:
+            if latest is None:
+                return None
+            key = self._keys.public_keys().get(latest.key_id)
+            if key is None or key.status != "revoked":
+                return None
+            old = json.loads(latest.passport)
+            provenance = dict(old.get("provenance") or {})
+            provenance["resigned"] = f"re-signed: version {latest.version} was signed with " \
+                f"revoked key {latest.key_id}"
+            source = json.loads(latest.source) if latest.source_kind == "manifest" else {}
+            return self.sign(
+                body=old["unfragile"], number=number, now=self._now(),
+                content_hash=latest.content_hash, source_kind=latest.source_kind,
+                source=latest.source, provenance=provenance, numbers=latest.capability_numbers,
+                integrations=list(source.get("artifact", {}).get("integrations", [])),
+                summary=summary_of(latest.source_kind, latest.source), keep_vectors=True,
+            )
+
+        stored, created = append_version(self._store, slug, build)
+        if created:
+            self._after_write(slug)
+            return stored
+        return None
 
     def _append(self, slug: str, build: Any, findings: list[Finding]) -> PublishResult:
         stored, created = append_version(self._store, slug, build)

@@ -17,9 +17,10 @@ __all__ = ["card_facts", "card_json"]
 
 def card_facts(body: Mapping[str, Any]) -> dict[str, Any]:
     """The card of a passport body: the artifact's name, type, url and status, the trust
-    facts the risk postures gate on, its description (its first capability's, as search
-    shows it), and each capability's id, URI and name, in order."""
+    facts the risk postures gate on, its description (the builder's own when declared, else
+    its first capability's), and each capability's id, URI and name, in order."""
     artifact, trust, caps = body["artifact"], body["trust"], body["capabilities"]
+    declared = (body.get("declared") or {}).get("description")
     return {
         "name": artifact["name"],
         "type": artifact["type"],
@@ -28,7 +29,7 @@ def card_facts(body: Mapping[str, Any]) -> dict[str, Any]:
         "quality": float(trust["rank_breakdown"]["quality"]),
         "risk": trust["data_access_risk"],
         "verified": bool(trust["verified"]),
-        "description": str(caps[0]["description"]) if caps else "",
+        "description": declared or (str(caps[0]["description"]) if caps else ""),
         "caps": [[cap["id"], cap["uri"], cap["name"]] for cap in caps],
     }
 

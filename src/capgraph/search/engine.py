@@ -32,7 +32,7 @@ from capgraph.search.cards import card_facts
 from capgraph.search.documents import normalize_intent, query_terms
 from capgraph.search.keyword import KeywordIndex
 from capgraph.search.learning import LearnedIndex
-from capgraph.search.results import ArtifactMatch, CapabilityMatch, SearchResult
+from capgraph.search.results import ArtifactMatch, CapabilityMatch, SearchResult, match_score
 from capgraph.search.vectors import VectorIndex
 
 __all__ = ["PRIOR_WEIGHT", "Candidate", "Card", "SearchEngine", "check_query"]
@@ -326,11 +326,12 @@ class SearchEngine:
             for cap_id, rel in cand.caps[:CAPS_PER_ARTIFACT]:
                 brief = card.brief(cap_id)
                 if brief is not None:
-                    capabilities.append(CapabilityMatch(cap_id, brief[0], brief[1], rel))
+                    capabilities.append(CapabilityMatch(cap_id, brief[0], brief[1],
+                                                        match_score(rel)))
             matches.append(ArtifactMatch(
                 slug=card.slug, name=card.name, type=card.type, unfragile_rank=card.score,
                 verified=card.verified, description=card.description,
-                match_score=min(1.0, cand.rank_score), capabilities=capabilities,
+                match_score=match_score(cand.rank_score), capabilities=capabilities,
                 match_record_id="m_" + secrets.token_urlsafe(12),
             ))
         return SearchResult(query=text, intent=" ".join(query_terms(text)), matches=matches)

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from capgraph.search.documents import query_terms
+from capgraph.search.results import match_score
 
 __all__ = ["coverage", "matched_terms", "vs_alternative", "why_this_matches"]
 
@@ -64,7 +65,7 @@ def vs_alternative(top_name: str, top_score: float, top_rank: int,
     """One sentence on why the top answer beats the runner-up."""
     if alt_name is None:
         return "no other capability in the registry matches this intent"
-    parts = [f"text match {top_score:.2f} vs {alt_score:.2f}"]
+    parts = [f"match {match_score(top_score):.2f} vs {match_score(alt_score):.2f}"]
     if top_rank != alt_rank:
         side = "higher" if top_rank > alt_rank else "lower"
         parts.append(f"{side} UnfragileRank ({top_rank} vs {alt_rank})")

@@ -30,29 +30,47 @@ from capgraph.search.explain import coverage, vs_alternative, why_this_matches
 from capgraph.search.results import (
     Alternative,
     Answer,
+    Filtered,
     Resolution,
     ResolvedArtifact,
     ResolvedCapability,
+    match_score,
 )
 
-__all__ = ["Resolver", "passes"]
+__all__ = ["Resolver", "gates_failed", "passes"]
 
 TOKEN_TTL_SECONDS = 7 * 24 * 3600
+MAX_FILTERED = 5  # candidates a posture removed, reported with the gates they failed
 RESOLVER_VERSION = f"capgraph-resolver/{__version__}"
+
+
+def gates_failed(posture: str, card: Card) -> list[str]:
+    """The gates of a risk posture an artifact does not clear (from its card alone), each as
+    a sentence; empty when it clears them all (docs/RESOLVE.md, "Risk postures")."""
+    status, quality, risk, verified = card.status, card.quality, card.risk, card.verified
+    failed: list[str] = []
+    if posture == "default":
+        return ["it is archived"] if status == "archived" else []
+    floor = {"production": 0.5, "enterprise": 0.6}.get(posture, 0.7)
+    if status != "active":
+        failed.append(f"its status is {status}, not active")
+    if quality < floor:
+        failed.append(f"its quality {quality:.2f} is below {floor}")
+    if card.score < 25:
+        failed.append(f"its UnfragileRank {card.score} is below 25")
+    if posture == "enterprise" and risk == "high" and not verified:
+        failed.append("its data access risk is high and its builder is not verified")
+    if posture not in ("production", "enterprise"):  # strict, the narrowest posture
+        if not verified:
+            failed.append("its builder is not verified")
+        if risk not in ("low", "moderate"):
+            failed.append(f"its data access risk is {risk}")
+    return failed
 
 
 def passes(posture: str, card: Card) -> bool:
     """Whether an artifact clears a risk posture's gate (from its card alone)."""
-    status, quality, risk, verified = card.status, card.quality, card.risk, card.verified
-    if posture == "default":
-        return bool(status != "archived")
-    production = status == "active" and quality >= 0.5 and card.score >= 25
-    if posture == "production":
-        return production
-    if posture == "enterprise":
-        return production and quality >= 0.6 and (risk != "high" or verified)
-    # Strict is the narrowest posture: it keeps production's rank floor too.
-    return production and verified and quality >= 0.7 and risk in ("low", "moderate")
+    return not gates_failed(posture, card)
 
 
 class _Pick:
@@ -106,24 +124,31 @@ class Resolver:
         }
 
     def rank(self, intent: str, capability: str | None, artifact_type: str | None,
-             risk: str, *, need: int | None = None) -> list[_Pick]:
-        """The best picks, best first: at least the ``need`` best (all when None)."""
+             risk: str, *, need: int | None = None,
+             filtered: list[Filtered] | None = None) -> list[_Pick]:
+        """The best picks, best first: at least the ``need`` best (all when None).
+        ``filtered``, when given, collects the best candidates the posture removed."""
         uri = capability if capability and capability.startswith("capability://") else None
         if uri is None:
             query = f"{capability} {intent}" if capability else intent
-            return self._picks(query, None, artifact_type, risk, need)
+            return self._picks(query, None, artifact_type, risk, need, filtered)
         # An exact URI names a capability: find it by the URI's own words too (the intent
         # alone may not retrieve it). Otherwise the URI is a prefix: only capabilities under
         # it, at a segment boundary, are kept.
         words = uri.removeprefix("capability://").replace(".", " ")
-        exact = self._picks(f"{words} {intent}", lambda u: u == uri, artifact_type, risk, need)
+        exact = self._picks(f"{words} {intent}", lambda u: u == uri, artifact_type, risk, need,
+                            filtered)
         if exact:
             return exact
         prefix = uri.rstrip(".") + "."
-        return self._picks(intent, lambda u: u.startswith(prefix), artifact_type, risk, need)
+        if filtered:
+            filtered.clear()
+        return self._picks(intent, lambda u: u.startswith(prefix), artifact_type, risk, need,
+                           filtered)
 
     def _picks(self, query: str, keep: Callable[[str], bool] | None,
-               artifact_type: str | None, risk: str, need: int | None) -> list[_Pick]:
+               artifact_type: str | None, risk: str, need: int | None,
+               filtered: list[Filtered] | None = None) -> list[_Pick]:
         """Candidates that clear the posture, each with its best kept capability. A pick
         never scores above its candidate's rank score, and candidates come best first, so
         once ``need`` picks beat the next candidate's rank score the rest cannot enter: their
@@ -134,14 +159,17 @@ class Resolver:
                 picks.sort(key=lambda p: (-p.score, p.cand.card.slug))
                 if picks[need - 1].score > cand.rank_score + 1e-9:
                     break
-            if not passes(risk, cand.card):
-                continue
+            failed = gates_failed(risk, cand.card)
             for cap_id, rel in cand.caps:
                 brief = cand.card.brief(cap_id)
                 if brief is None or (keep is not None and not keep(brief[0])):
                     continue
-                picks.append(_Pick(cand, cap_id, *brief,
-                                   cand.rank_score - cand.relevance + rel))
+                if not failed:
+                    picks.append(_Pick(cand, cap_id, *brief,
+                                       cand.rank_score - cand.relevance + rel))
+                elif filtered is not None and len(filtered) < MAX_FILTERED:
+                    filtered.append(Filtered(cand.card.slug, cand.card.name, brief[0],
+                                             match_score(rel), failed))
                 break
         picks.sort(key=lambda p: (-p.score, p.cand.card.slug))
         return picks
@@ -164,7 +192,9 @@ class Resolver:
         if capability is not None and len(capability) > 500:
             raise BadRequest("capability must be at most 500 characters")
         # Answers, then up to 4 alternatives after the last (5 when none is confident).
-        picks = self.rank(intent, capability, artifact_type, risk, need=max(limit + 4, 5))
+        filtered: list[Filtered] = []
+        picks = self.rank(intent, capability, artifact_type, risk, need=max(limit + 4, 5),
+                          filtered=filtered)
         resolve_id = "r_" + secrets.token_urlsafe(16)
         now = self._now()
         confidence = self.calibrator.confidence(self.features(intent, picks)) if picks else 0.0
@@ -175,7 +205,8 @@ class Resolver:
         if not (picks and (exact or confidence >= self.calibrator.threshold)):
             return head(match_confidence=round(confidence, 4),
                         alternatives=[self._alternative(p, picks[0] if picks else None)
-                                      for p in picks[:5]])
+                                      for p in picks[:5]],
+                        filtered=filtered)
         resolved = []
         conf = confidence
         for i, pick in enumerate(picks[:limit]):
@@ -188,9 +219,9 @@ class Resolver:
     @staticmethod
     def _alternative(pick: _Pick, top: _Pick | None) -> Alternative:
         card = pick.cand.card
-        why = f"offers '{pick.name}' (match {pick.score:.2f}"
+        why = f"offers '{pick.name}' (match {match_score(pick.score):.2f}"
         if top is not None and top is not pick:
-            why += f" vs {top.score:.2f}"
+            why += f" vs {match_score(top.score):.2f}"
         why += f"; UnfragileRank {card.score})"
         return Alternative(slug=card.slug, name=card.name, capability=pick.uri, why=why)
 

@@ -3,6 +3,7 @@ the API's JSON)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,11 +14,21 @@ __all__ = [
     "Answer",
     "ArtifactMatch",
     "CapabilityMatch",
+    "Filtered",
     "Resolution",
     "ResolvedArtifact",
     "ResolvedCapability",
     "SearchResult",
+    "match_score",
 ]
+
+
+def match_score(relevance: float) -> float:
+    """The one match-score scale of search, resolve and pages: ``tanh`` of the ranking's
+    relevance (for an artifact, its rank score: best capability plus the trust prior), so
+    it lies in [0, 1), keeps every order the ranking made (no ties at a cap) and is close to
+    the relevance itself for ordinary values (docs/RESOLVE.md, "Match scores")."""
+    return math.tanh(max(0.0, relevance))
 
 
 @dataclass(frozen=True)
@@ -25,7 +36,7 @@ class CapabilityMatch:
     id: str
     uri: str
     name: str
-    match_score: float  # 0..1, higher is better
+    match_score: float  # match_score(relevance): in [0, 1), higher is better
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,17 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Filtered:
+    """A candidate that matched but that the risk posture removed, and the gates it failed."""
+
+    slug: str
+    name: str
+    capability: str  # its URI
+    match_score: float
+    gates: list[str]
+
+
+@dataclass(frozen=True)
 class Resolution:
     """A resolve: the answers when one is confident, else the confidence and alternatives."""
 
@@ -103,6 +125,7 @@ class Resolution:
     resolved: list[Answer] = field(default_factory=list)
     match_confidence: float = 0.0  # of the best candidate (the answers carry their own)
     alternatives: list[Alternative] = field(default_factory=list)  # when none is confident
+    filtered: list[Filtered] = field(default_factory=list)  # matches the posture removed
 
     @property
     def confident(self) -> bool:

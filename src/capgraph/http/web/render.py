@@ -43,6 +43,24 @@ def _when(value: Any) -> str:
     return f"{found.group(1)} {found.group(2)} UTC" if found else text
 
 
+_PER_TOKEN = re.compile(r"^\$\s*([0-9.]+(?:[eE][-+]?[0-9]+)?) per (?:(.+?) )?token$")
+
+
+def _price(value: Any) -> str:
+    """A per-token price in scientific notation (``$2.20e-7 per prompt token``, as the seeds
+    write it) as people read prices: ``$0.22 per 1M prompt tokens``; other text unchanged."""
+    text = str(value or "")
+    found = _PER_TOKEN.fullmatch(text.strip())
+    if not found:
+        return text
+    try:
+        per_million = float(found.group(1)) * 1_000_000
+    except ValueError:
+        return text
+    unit = f"{found.group(2)} tokens" if found.group(2) else "tokens"
+    return f"${per_million:,.2f} per 1M {unit}"
+
+
 def _signed(value: int) -> str:
     return f"+{value}" if value > 0 else str(value)
 
@@ -81,7 +99,7 @@ def _environment(*, markdown: bool) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(md=md_escape, num=_num, pct=_pct, signed=_signed, when=_when)
+    env.filters.update(md=md_escape, num=_num, pct=_pct, price=_price, signed=_signed, when=_when)
     env.globals.update(static_url=static_url, artifact_types=ARTIFACT_TYPES)
     return env
 

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from capgraph.core.manifest_shape import manifest_schema
 from capgraph.errors import NotFound
 from capgraph.http.asgi import base_url_of
 from capgraph.http.web.agents import agents_view
@@ -182,6 +183,11 @@ def _schema_json(request: Request) -> Response:
     return Response(body, media_type="application/schema+json")
 
 
+def _manifest_schema_json(request: Request) -> Response:
+    body = json.dumps(manifest_schema(base_url_of(dict(request.scope))), indent=2)
+    return Response(body, media_type="application/schema+json")
+
+
 def _static(name: str) -> Response:
     found = static_file(name)
     if found is None:
@@ -196,9 +202,11 @@ def _agent_index(request: Request, site: SiteDep) -> Response:
 
 
 def web_router() -> APIRouter:
-    """The pages, their markdown mirrors, ``/schema.json`` and the static files."""
+    """The pages, their markdown mirrors, ``/schema.json``, ``/manifest.schema.json`` and the
+    static files."""
     router = APIRouter(include_in_schema=False)
     router.add_api_route("/schema.json", _schema_json, methods=["GET"])
+    router.add_api_route("/manifest.schema.json", _manifest_schema_json, methods=["GET"])
     router.add_api_route("/_static/{name}", _static, methods=["GET"])
     router.add_api_route("/agent", _agent_index, methods=["GET"])
     for path, template, build in PAGES:

@@ -195,6 +195,25 @@ class ArtifactView:
     alternatives: list[tuple[Profile, float]]
     links: dict[str, str]
     ownership: OwnershipPanel
+    declared: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def permissions(self) -> list[str]:
+        """The access scopes the builder declared (not the capabilities' requirements)."""
+        return list(self.declared.get("permissions") or [])
+
+    @property
+    def requirements(self) -> list[str]:
+        """What the capabilities need, which the seeds' shape keeps in ``trust.permissions``."""
+        return list(self.trust.get("permissions") or [])
+
+    @property
+    def execution(self) -> list[tuple[str, str]]:
+        """The declared execution facts that are set, as (label, value) pairs."""
+        ex = self.declared.get("execution") or {}
+        labels = (("protocol", "Protocol"), ("auth_method", "Authentication"),
+                  ("endpoint", "Endpoint"), ("command", "Command"), ("install", "Install"))
+        return [(label, str(ex[key])) for key, label in labels if ex.get(key)]
 
     @property
     def risk_source(self) -> str:
@@ -278,6 +297,7 @@ def artifact_view(site: Site, slug: str) -> ArtifactView:
             "checkpoint": "/api/v1/log/checkpoint",
         },
         ownership=ownership_panel(registry, slug, registry.ownership(slug)),
+        declared=dict(body.get("declared") or {}),
     )
 
 
