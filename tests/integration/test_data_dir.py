@@ -7,8 +7,11 @@ import base64
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -67,6 +70,39 @@ def _assert_no_secret(outputs: Iterable[str], data_dir: Path) -> None:
     assert "PRIVATE KEY" not in text
     for secret in _secrets(data_dir):
         assert secret not in text, "private key material in output"
+
+
+def _mcp_passport_over_stdio(data: Path, env: dict[str, str], slug: str) -> dict[str, Any]:
+    """``capgraph mcp`` told only CAPGRAPH_DATA_DIR: initialize, then get_passport; the answer
+    (read before stdin closes, so the call is not cut off)."""
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "data-dir-test", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+         "params": {"name": "get_passport", "arguments": {"slug": slug}}},
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "capgraph.cli", "mcp"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, **env, "CAPGRAPH_DATA_DIR": str(data)})
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        for message in messages:
+            process.stdin.write(json.dumps(message) + "\n")
+        process.stdin.flush()
+        for line in process.stdout:  # bounded: the process is killed below, whatever happens
+            answer: dict[str, Any] = json.loads(line)
+            if answer.get("id") == 2:
+                return answer
+        raise AssertionError("capgraph mcp closed without answering")
+    finally:
+        process.stdin.close()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def _mode(path: Path) -> int:
@@ -130,6 +166,9 @@ def test_every_command_uses_capgraph_data_dir_and_never_prints_the_key(
         assert "consistent: the same log at the same size" in copied.stdout
     finally:
         pg.drop_database(name)
+    answer = _mcp_passport_over_stdio(data, env, "env-widget")
+    ran.add("mcp")
+    assert "env-widget" in json.dumps(answer["result"]), answer
     # Ownership lives in the same database. The operator's own publish set no owner.
     cli("keys", "create", "--name", "other")
     rows = [line.split("\t") for line in cli("owners", "publishers").stdout.splitlines()]
