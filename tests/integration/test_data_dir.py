@@ -103,6 +103,8 @@ def _mcp_passport_over_stdio(data: Path, env: dict[str, str], slug: str) -> dict
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+        process.stdout.close()
 
 
 def _mode(path: Path) -> int:
