@@ -288,7 +288,8 @@ def _readme_paths() -> set[str]:
     found: set[str] = set()
     for cell in re.findall(r"^\| ([^|]+) \|", table, re.M):
         for raw in re.findall(r"`(?:[A-Z]+ )?(/[^`?\[]*(?:\[[^\]]*\])?[^`?]*)", cell):
-            path = raw if raw.startswith(("/api", "/schema", "/manifest")) else "/api/v1" + raw
+            rooted = raw.startswith(("/api", "/schema", "/manifest", "/v0.1"))
+            path = raw if rooted else "/api/v1" + raw
             found |= {re.sub(r"\[[^\]]*\]", "", path), path.replace("[", "").replace("]", "")}
     return {re.sub(r"\{[^}]+\}", "{}", p.split("?")[0]) for p in found}
 

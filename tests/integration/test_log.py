@@ -26,7 +26,7 @@ from capgraph.errors import BadRequest
 from capgraph.registry import Registry, versions
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.sqlite import SQLiteStore
-from tests.conftest import Server
+from tests.conftest import SEEDS, Server
 from tests.integration.conftest import assert_problem, client_for, invoke, running_server
 from tests.integration.logaudit import (
     audit,
@@ -327,12 +327,17 @@ def test_each_new_version_appends_exactly_its_passport_and_nothing_else_does(
     assert registry.publish(texts[1], hint="yaml").created is False
     registry.create_api_key("not a log entry")
     assert registry.store.log_size() == 3
-    imported = registry.import_passport(json.loads(registry.envelope_bytes("contract-0", "x")))
+    # our own passport imported again is the version we hold: no entry
+    again = registry.import_passport(json.loads(registry.envelope_bytes("contract-0", "x")))
+    assert not again.created and registry.store.log_size() == 3
+    # another registry's passport is a new version: one entry
+    seed = json.loads((SEEDS / "qwen-qwen3-coder.passport.json").read_text())
+    imported = registry.import_passport(seed)
     assert imported.created and imported.stored.log_index == 3
     registry.publish(demo_manifest("contract-2", revision=1), hint="yaml")
     assert registry.store.log_size() == 5
     seen = set()
-    for slug in ("contract-0", "contract-1", "contract-2"):
+    for slug in ("contract-0", "contract-1", "contract-2", imported.stored.slug):
         for stored in registry.versions(slug):
             passport = json.loads(stored.passport)
             assert registry.log_entries(stored.log_index, stored.log_index + 1) == \

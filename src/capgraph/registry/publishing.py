@@ -175,6 +175,8 @@ class Publishing:
         body = rescore(PassportBody.from_json(inner["unfragile"]).to_json())
         body = PassportBody.from_json(body).to_json()
         slug = body["artifact"]["slug"]
+        url = body["artifact"].get("url")
+        self._check_writer(slug, publisher_id, url)  # before anything else: 403, not "unchanged"
         own = self._own_version(slug, inner)
         if own is not None:
             return PublishResult(own, False, [])
@@ -185,8 +187,6 @@ class Publishing:
             "trust.score": "derived",
         }
         current = self._store.latest(slug)
-        url = body["artifact"].get("url")
-        self._check_writer(slug, publisher_id, url)
         if current is not None and current.content_hash == digest:
             return PublishResult(current, False, [])
         vectors = self._indexer.embed(documents_for(body, summary=summary))
