@@ -1,6 +1,7 @@
-"""Rate-limit buckets in Redis, shared by every host: one Lua script per request reads,
-refills and takes from a client's bucket atomically, on Redis's own clock (hosts' clocks may
-differ). Buckets expire two minutes after their last use; a client (an address or an API
+"""Rate-limit windows in Redis, shared by every host: one Lua script per request drops a
+client's requests older than a minute, and counts this one if fewer than the limit are left,
+atomically, on Redis's own clock (hosts' clocks may
+differ). Windows expire two minutes after their last use; a client (an address or an API
 key id) is named by its HMAC under a secret every host shares (``keys/ratelimit.secret``), so
 Redis never holds an address, nor a hash anyone without the key ring could link to one.
 
@@ -23,24 +24,26 @@ __all__ = ["RedisLimits"]
 
 log = logging.getLogger(__name__)
 
-# KEYS[1]: the bucket; ARGV: capacity (tokens a minute). Returns the wait in seconds, as text.
+# KEYS[1]: the client's window (a sorted set of the times of its allowed requests in the last
+# minute), KEYS[2]: a counter that makes each member unique; ARGV[1]: the limit per minute.
+# A request goes when fewer than the limit went in the last 60 s: never more than the limit in
+# any minute, the first included (the same rule as the in-process window, http/ratelimit.py).
+# Returns the wait in seconds, as text: 0 when the request may go (and it is counted).
 _TAKE = """
-local capacity = tonumber(ARGV[1])
-local rate = capacity / 60.0
+local limit = tonumber(ARGV[1])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
-local tokens = tonumber(bucket[1]) or capacity
-local updated = tonumber(bucket[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - updated) * rate)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60)
 local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
+if redis.call('ZCARD', KEYS[1]) < limit then
+  local n = redis.call('INCR', KEYS[2])
+  redis.call('ZADD', KEYS[1], now, tostring(now) .. ':' .. n)
 else
-  wait = (1 - tokens) / rate
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  wait = tonumber(oldest[2]) + 60 - now
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
 redis.call('EXPIRE', KEYS[1], 120)
+redis.call('EXPIRE', KEYS[2], 120)
 return tostring(wait)
 """
 
@@ -64,7 +67,7 @@ class RedisLimits:
         key = self._prefix + hmac.new(self._secret, client.encode(),
                                       hashlib.sha256).hexdigest()[:32]
         try:
-            answer = await self._script(keys=[key], args=[capacity])
+            answer = await self._script(keys=[key, key + ":n"], args=[capacity])
         except (RedisError, OSError) as exc:
             self._down_until = now + self._retry_after
             if not self._down:
