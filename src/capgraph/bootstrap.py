@@ -12,7 +12,15 @@ from urllib.parse import urlparse
 
 from capgraph.config import Settings
 from capgraph.errors import BadRequest
-from capgraph.ports import DocumentFetcher, Embedder, KeyRing, ProofChecker, SharedLimits, Store
+from capgraph.ports import (
+    DocumentFetcher,
+    Embedder,
+    KeyRing,
+    ProofChecker,
+    SharedLimits,
+    StaticSink,
+    Store,
+)
 from capgraph.proofs import NetworkDocumentFetcher, NetworkProofChecker
 from capgraph.registry.access import Access
 from capgraph.registry.claims import Claims
@@ -41,10 +49,11 @@ from capgraph.storage.postgres import PostgresStore, connect
 from capgraph.storage.postgres_schema import LATEST, migrate
 from capgraph.storage.redis_limits import RedisLimits
 from capgraph.storage.sqlite import SQLiteStore
+from capgraph.storage.static_dir import DirectorySink
 
 __all__ = ["CopyOutcome", "assemble_registry", "build_embedder", "build_registry",
-           "copy_database", "migrate_database", "open_store", "scratch_registry",
-           "shared_limits"]
+           "copy_database", "directory_sink", "migrate_database", "open_store",
+           "scratch_registry", "shared_limits"]
 
 
 def _system_now() -> datetime:
@@ -66,6 +75,11 @@ def open_store(settings: Settings) -> Store:
         return PostgresStore(url, pool_size=settings.database_pool_size,
                              timeout=settings.database_timeout)
     return SQLiteStore(settings.database_path)
+
+
+def directory_sink(path: Path) -> StaticSink:
+    """The static read path's files in a directory (docs/STATIC.md)."""
+    return DirectorySink(path)
 
 
 def shared_limits(settings: Settings) -> SharedLimits | None:
@@ -96,6 +110,7 @@ def build_registry(settings: Settings, *, embedder: Embedder | None = None) -> R
                                        timeout=settings.import_timeout_seconds,
                                        max_bytes=settings.import_max_bytes),
         import_max_bytes=settings.import_max_bytes,
+        static=DirectorySink(settings.static_dir) if settings.static_dir else None,
     )
 
 
@@ -114,6 +129,7 @@ def assemble_registry(
     embedder: Embedder | None = None, index_dir: Path | None = None,
     checker: ProofChecker | None = None, self_service: bool = True,
     fetcher: DocumentFetcher | None = None, import_max_bytes: int = 4_194_304,
+    static: StaticSink | None = None,
 ) -> Registry:
     """A Registry over a store and key ring: the search indexes (in memory, or under
     ``index_dir``) and every use case wired together. Fills cards a store written before
@@ -159,7 +175,7 @@ def assemble_registry(
         engine=engine, resolver=resolver,
         keywords=keywords, vectors=vectors, learned=learned, embedder=embedder,
         callback_secret=callback_secret, importing=importing,
-        mcp=McpRegistry(store=store, importing=importing),
+        mcp=McpRegistry(store=store, importing=importing), static=static,
     )
 
 

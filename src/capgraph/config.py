@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     self_service_keys: bool = True
     import_max_bytes: int = Field(default=4_194_304, ge=1024)
     import_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    static_dir: Path | None = None
 
     @property
     def trusted_proxy_addresses(self) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
-from capgraph.bootstrap import build_registry
+from capgraph.bootstrap import build_registry, directory_sink
 from capgraph.cli.db import db_group
 from capgraph.cli.evaluate import eval_command
 from capgraph.cli.importing import import_command
@@ -432,6 +432,28 @@ def index_status(obj: _Context) -> None:
         click.echo("vectors   disabled (CAPGRAPH_EMBEDDER=none)")
         return
     click.echo(f"vectors   {status.vectors} ({status.model})")
+
+
+@cli.group("static")
+def static_group() -> None:
+    """The static read path: files nginx or a CDN serves (docs/STATIC.md)."""
+
+
+@static_group.command("export")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Where to write [env CAPGRAPH_STATIC_DIR].")
+@click.pass_obj
+def static_export(obj: _Context, directory: Path | None) -> None:
+    """Write every passport (latest and each version), the JWK Set and the log's checkpoint,
+    tiles and entry bundles again, from the store: a host that missed writes catches up."""
+    target = directory or obj.settings().static_dir
+    if target is None:
+        raise click.UsageError("give --dir or set CAPGRAPH_STATIC_DIR")
+    report = obj.registry().export_static(directory_sink(target))
+    click.echo(f"{target}: {report.envelopes} envelopes, {report.tiles} tiles and bundles, "
+               f"tree size {report.size}")
+    for path in report.skipped:
+        click.echo(f"not written: {path} (an entry is longer than 65,535 bytes)", err=True)
 
 
 cli.add_command(owners_group)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from typing import Any, Literal
 
@@ -86,6 +87,31 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
+# The static read path's caching (docs/STATIC.md): what never changes (one version's envelope,
+# a full tile) may be kept for a year; what changes (the latest envelope, the checkpoint, the
+# JWK Set, a partial tile) for a few seconds: the tlog-tiles spec asks that of the checkpoint.
+IMMUTABLE = "public, max-age=31536000, immutable"
+CHANGING = "public, max-age=5"
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    """``If-None-Match`` (weak comparison, RFC 9110 section 13.1.2): ``*`` or any listed tag."""
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+def cached(request: Request, data: bytes, media_type: str, *, immutable: bool) -> Response:
+    """``data`` with a strong ``ETag`` (its SHA-256) and ``Cache-Control``; 304 without a
+    body when the client's ``If-None-Match`` names it."""
+    etag = '"' + hashlib.sha256(data).hexdigest()[:40] + '"'
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE if immutable else CHANGING}
+    if _etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
+
+
 async def _json_body(request: Request) -> Any:
     # The manifest parser turns every failure (not UTF-8, syntax, nesting too deep, integers
     # too long) into a ParseError with the position; bare json.loads let the last two become 500s.
@@ -100,12 +126,12 @@ def health(registry: RegistryDep) -> dict[str, Any]:
 
 @router.get("/passport/{slug}", tags=["passports"], summary="The signed passport of an artifact")
 def get_passport(
-    slug: str, registry: RegistryDep, base: BaseUrl,
+    slug: str, registry: RegistryDep, base: BaseUrl, request: Request,
     version: int | None = Query(default=None, ge=1, le=INT_MAX,
                                  description="an older version number"),
 ) -> Response:
-    return Response(registry.envelope_bytes(slug, base, version=version),
-                    media_type="application/json")
+    return cached(request, registry.envelope_bytes(slug, base, version=version),
+                  "application/json", immutable=version is not None)
 
 
 @router.get("/artifacts", tags=["artifacts"], summary="List artifacts")
@@ -191,10 +217,10 @@ def list_versions(slug: str, registry: RegistryDep, base: BaseUrl) -> Response:
 
 @router.get("/artifacts/{slug}/versions/{number}", tags=["artifacts"],
             summary="The passport envelope of one version")
-def get_version(slug: str, registry: RegistryDep, base: BaseUrl,
+def get_version(slug: str, registry: RegistryDep, base: BaseUrl, request: Request,
                 number: int = Path(ge=1, le=INT_MAX)) -> Response:
-    return Response(registry.envelope_bytes(slug, base, version=number),
-                    media_type="application/json")
+    return cached(request, registry.envelope_bytes(slug, base, version=number),
+                  "application/json", immutable=True)
 
 
 @router.post("/validate", tags=["manifests"], summary="Validate a manifest",
@@ -206,8 +232,8 @@ async def validate(request: Request, registry: RegistryDep) -> Response:
 
 
 @router.get("/trust-passport-public-key", tags=["trust"], summary="The JWK Set")
-def public_keys(registry: RegistryDep) -> Response:
-    return Response(json.dumps(registry.jwks()).encode(), media_type="application/jwk-set+json")
+def public_keys(registry: RegistryDep, request: Request) -> Response:
+    return cached(request, registry.jwks_bytes(), "application/jwk-set+json", immutable=False)
 
 
 @router.get("/verify", tags=["trust"], summary="Verify what the registry serves for a slug")
@@ -236,8 +262,18 @@ def scoring_method() -> dict[str, Any]:
 
 @router.get("/log/checkpoint", tags=["log"], summary="The latest signed checkpoint",
             response_class=PlainTextResponse)
-def log_checkpoint(registry: RegistryDep) -> PlainTextResponse:
-    return PlainTextResponse(registry.checkpoint()[1])
+def log_checkpoint(registry: RegistryDep, request: Request) -> Response:
+    return cached(request, registry.checkpoint()[1].encode(), "text/plain; charset=utf-8",
+                  immutable=False)
+
+
+@router.get("/log/tile/{path:path}", tags=["log"],
+            summary="A C2SP tlog-tiles hash tile or entry bundle",
+            response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}}}})
+def log_tile(path: str, registry: RegistryDep, request: Request) -> Response:
+    full, data = registry.log_tile(path)
+    return cached(request, data, "application/octet-stream", immutable=full)
 
 
 @router.get("/log/key", tags=["log"], summary="The log's signed-note verifier key",

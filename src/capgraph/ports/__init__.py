@@ -75,6 +75,7 @@ __all__ = [
     "PublisherRecord",
     "ResolveRecord",
     "SharedLimits",
+    "StaticSink",
     "Store",
     "StoredVersion",
     "VectorChange",
@@ -334,6 +335,31 @@ class SharedLimits(Protocol):
         """Take one token from ``client``'s bucket of ``capacity`` tokens a minute: 0 when the
         request may go, else seconds until it may; None when the shared store cannot answer
         now (the caller then counts on its own)."""
+        ...
+
+
+class StaticSink(Protocol):
+    """Where the static read path's files go (``storage/static_dir.py``: a directory nginx
+    or a CDN serves; an object store would implement the same four calls). Paths are
+    relative, '/'-separated URL paths without a leading slash."""
+
+    def put(self, path: str, data: bytes, *, immutable: bool) -> None:
+        """Store ``data`` at ``path`` so a reader sees the old bytes or the new, never a part.
+        ``immutable``: the bytes never change once written (a store may skip a rewrite, and
+        says so to caches)."""
+        ...
+
+    def get(self, path: str) -> bytes | None:
+        """The bytes at ``path``, or None."""
+        ...
+
+    def delete(self, path: str) -> None:
+        """Remove ``path`` when it is there."""
+        ...
+
+    def lock(self) -> AbstractContextManager[None]:
+        """Held while one process brings the files up to date, so two hosts' updates never
+        interleave (an older checkpoint never lands over a newer one)."""
         ...
 
 

@@ -3,7 +3,10 @@ method hands over to the module of its use case. ``bootstrap.py`` builds it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from capgraph.core.checkpoint import Checkpoint, NoteVerifier
@@ -18,6 +21,7 @@ from capgraph.ports import (
     KeyRing,
     OwnershipRecord,
     PublisherRecord,
+    StaticSink,
     Store,
     StoredVersion,
 )
@@ -30,6 +34,7 @@ from capgraph.registry.mcp_registry import McpRegistry, ServerPage
 from capgraph.registry.ownership import Ownership
 from capgraph.registry.publishing import Publishing, PublishResult, ValidationReport
 from capgraph.registry.reading import Reading
+from capgraph.registry.static import StaticExport, SyncReport
 from capgraph.registry.translog import TransparencyLog
 from capgraph.registry.trust import Trust, VerifyReport
 from capgraph.search.engine import SearchEngine
@@ -40,6 +45,8 @@ from capgraph.search.results import Resolution, SearchResult
 from capgraph.search.vectors import VectorIndex
 
 __all__ = ["Registry"]
+
+log = logging.getLogger(__name__)
 
 
 class Registry:
@@ -53,7 +60,7 @@ class Registry:
                  resolver: Resolver, keywords: KeywordIndex, vectors: VectorIndex | None,
                  learned: LearnedIndex | None, embedder: Embedder | None,
                  callback_secret: Callable[[], bytes], importing: Importing,
-                 mcp: McpRegistry) -> None:
+                 mcp: McpRegistry, static: StaticSink | None = None) -> None:
         self.store = store
         self.keys = keys
         self.public_url = public_url
@@ -75,6 +82,35 @@ class Registry:
         self._claims = claims
         self._importing = importing
         self._mcp = mcp
+        self._static = self._static_export(static) if static is not None else None
+
+    # -- the static read path (registry/static.py, docs/STATIC.md) ----------------------------
+    def _static_export(self, sink: StaticSink) -> StaticExport:
+        return StaticExport(sink=sink, store=self.store, log=self._log, reading=self._reading,
+                            jwks=self.jwks_bytes)
+
+    def sync_static(self, *, keys_changed: bool = False) -> SyncReport | None:
+        """Bring the static files (``CAPGRAPH_STATIC_DIR``) up to the store: after every
+        write, from any process. A failure to write them is logged, never raised: the write
+        is committed, and ``capgraph static export`` (or the next write) catches up."""
+        if self._static is None:
+            return None
+        try:
+            return self._static.sync(keys_changed=keys_changed)
+        except OSError:
+            log.exception("the static read path could not be updated")
+            return None
+
+    def export_static(self, sink: StaticSink) -> SyncReport:
+        """Write every static file into ``sink`` again, from the store."""
+        return self._static_export(sink).export_all()
+
+    @contextmanager
+    def _writing(self, *, keys_changed: bool = False) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            self.sync_static(keys_changed=keys_changed)
 
     # -- publishing ---------------------------------------------------------------------------
     def validate(self, text: str | bytes, *, hint: str | None = None) -> ValidationReport:
@@ -83,26 +119,30 @@ class Registry:
     def publish(self, text: str | bytes, *, hint: str | None = None,
                 publisher_id: str | None = None) -> PublishResult:
         """``publisher_id`` None: the operator (CLI), who may write any artifact."""
-        return self._publishing.publish(text, hint=hint, publisher_id=publisher_id)
+        with self._writing():
+            return self._publishing.publish(text, hint=hint, publisher_id=publisher_id)
 
     def import_passport(self, document: Mapping[str, Any], *, summary: str | None = None,
                         publisher_id: str | None = None) -> PublishResult:
-        return self._publishing.import_passport(document, summary=summary,
-                                                publisher_id=publisher_id)
+        with self._writing():
+            return self._publishing.import_passport(document, summary=summary,
+                                                    publisher_id=publisher_id)
 
     # -- importing (importers/) and the MCP Registry API (/v0.1) -------------------------------
     def import_document(self, data: bytes, *, fmt: str | None = None,
                         source_url: str | None = None, publisher_id: str | None = None,
                         progress: Progress | None = None) -> ImportReport:
         """Detect and import every entry of a document (registry/importing.py)."""
-        return self._importing.import_document(data, fmt=fmt, source_url=source_url,
-                                               publisher_id=publisher_id, progress=progress)
+        with self._writing():
+            return self._importing.import_document(data, fmt=fmt, source_url=source_url,
+                                                   publisher_id=publisher_id, progress=progress)
 
     def import_url(self, url: str, *, fmt: str | None = None, publisher_id: str | None = None,
                    progress: Progress | None = None) -> ImportReport:
         """Fetch a document (the claim proofs' safe-fetch rules) and import it."""
-        return self._importing.import_url(url, fmt=fmt, publisher_id=publisher_id,
-                                          progress=progress)
+        with self._writing():
+            return self._importing.import_url(url, fmt=fmt, publisher_id=publisher_id,
+                                              progress=progress)
 
     def mcp_servers(self, *, base_url: str, cursor: str | None = None, limit: int = 30,
                     search: str | None = None, updated_since: str | None = None,
@@ -118,7 +158,8 @@ class Registry:
 
     def publish_server_json(self, document: Any, *, publisher_id: str | None, base_url: str
                             ) -> dict[str, Any]:
-        return self._mcp.publish(document, publisher_id=publisher_id, base_url=base_url)
+        with self._writing():
+            return self._mcp.publish(document, publisher_id=publisher_id, base_url=base_url)
 
     # -- ownership and claims -----------------------------------------------------------------
     def ownership(self, slug: str) -> OwnershipRecord | None:
@@ -126,20 +167,23 @@ class Registry:
 
     def add_maintainer(self, slug: str, publisher_id: str, *, actor: str | None
                        ) -> OwnershipRecord:
-        return self._ownership.add_maintainer(slug, publisher_id, actor=actor)
+        with self._writing():
+            return self._ownership.add_maintainer(slug, publisher_id, actor=actor)
 
     def remove_maintainer(self, slug: str, publisher_id: str, *, actor: str | None
                           ) -> OwnershipRecord:
-        return self._ownership.remove_maintainer(slug, publisher_id, actor=actor)
+        with self._writing():
+            return self._ownership.remove_maintainer(slug, publisher_id, actor=actor)
 
     def transfer(self, slug: str, publisher_id: str, *, actor: str | None) -> OwnershipRecord:
         """A new owner (``actor`` None: the operator's reassignment). A verification stays
         with who proved it: the passport is re-issued unverified when there was one."""
-        before = self._ownership.of(slug)
-        after = self._ownership.transfer(slug, publisher_id, actor=actor)
-        if before is not None and before.verification is not None:
-            self._publishing.reissue_verification(slug, None)
-        return after
+        with self._writing():
+            before = self._ownership.of(slug)
+            after = self._ownership.transfer(slug, publisher_id, actor=actor)
+            if before is not None and before.verification is not None:
+                self._publishing.reissue_verification(slug, None)
+            return after
 
     def start_claim(self, slug: str, method: str, *, publisher_id: str) -> ClaimStarted:
         return self._claims.start(slug, method, publisher_id=publisher_id)
@@ -154,13 +198,16 @@ class Registry:
         return found
 
     def verify_claim(self, claim_id: str, *, publisher_id: str) -> OwnershipRecord:
-        return self._claims.verify(claim_id, publisher_id=publisher_id)
+        with self._writing():
+            return self._claims.verify(claim_id, publisher_id=publisher_id)
 
     def verify_domain_claim(self, claim_id: str) -> DomainKey:
-        return self._claims.verify_domain(claim_id)
+        with self._writing():
+            return self._claims.verify_domain(claim_id)
 
     def recheck_claims(self) -> list[tuple[str, bool]]:
-        return self._claims.recheck()
+        with self._writing():
+            return self._claims.recheck()
 
     def publisher(self, publisher_id: str) -> PublisherRecord | None:
         return self.store.publisher(publisher_id)
@@ -221,7 +268,8 @@ class Registry:
 
     def feedback(self, payload: Any, *, client: str, same_client: Sequence[str] = ()
                  ) -> FeedbackResult:
-        return self._reporting.report(payload, client=client, same_client=same_client)
+        with self._writing():
+            return self._reporting.report(payload, client=client, same_client=same_client)
 
     def outcomes(self, slug: str) -> Outcomes:
         return self._reporting.outcomes(slug)
@@ -249,9 +297,19 @@ class Registry:
     def log_entries(self, start: int, end: int) -> list[bytes]:
         return self._log.entries(start, end)
 
+    def log_tile(self, path: str) -> tuple[bool, bytes]:
+        """A C2SP tlog-tiles tile or entry bundle by its path below ``tile/``: (whether it
+        is a full one, hence never changes, its bytes); ``NotFound`` when there is none."""
+        tile, data = self._log.tile(path)
+        return not tile.partial, data
+
     # -- keys and verification ----------------------------------------------------------------
     def jwks(self) -> dict[str, Any]:
         return self._trust.jwks()
+
+    def jwks_bytes(self) -> bytes:
+        """The JWK Set as served (and as the static file holds it)."""
+        return json.dumps(self.jwks()).encode()
 
     def verify_document(self, document: Any) -> VerifyReport:
         return self._trust.verify_document(document)
@@ -260,18 +318,21 @@ class Registry:
         return self._trust.verify_slug(slug)
 
     def rotate_signing_key(self) -> SigningKey:
-        return self._trust.rotate_signing_key()
+        with self._writing(keys_changed=True):
+            return self._trust.rotate_signing_key()
 
     def revoke_signing_key(self, kid: str) -> None:
-        self._trust.revoke_signing_key(kid)
+        with self._writing(keys_changed=True):
+            self._trust.revoke_signing_key(kid)
 
     def resign_revoked(self) -> list[StoredVersion]:
         """A new version of every artifact whose latest passport was signed with a revoked
         key, signed with the current key (each one logged); the new versions."""
-        slugs: list[str] = []
-        while page := self.artifacts(limit=500, offset=len(slugs)):
-            slugs.extend(a.slug for a in page)
-        return [v for v in map(self._publishing.resign, slugs) if v is not None]
+        with self._writing():
+            slugs: list[str] = []
+            while page := self.artifacts(limit=500, offset=len(slugs)):
+                slugs.extend(a.slug for a in page)
+            return [v for v in map(self._publishing.resign, slugs) if v is not None]
 
     # -- API keys -----------------------------------------------------------------------------
     def create_api_key(self, name: str, *, publisher: str | None = None) -> tuple[str, str]:

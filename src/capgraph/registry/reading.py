@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from typing import Any
 
 from capgraph.core.explain_score import explain_score
@@ -16,7 +17,8 @@ from capgraph.registry.translog import TransparencyLog
 
 __all__ = ["Reading"]
 
-ENVELOPES_CACHED = 50_000
+ENVELOPES_CACHED = 50_000  # latest envelopes, per slug
+VERSIONS_CACHED = 20_000  # envelopes per (slug, version), least recently used dropped first
 
 
 class Reading:
@@ -26,6 +28,11 @@ class Reading:
         self._public_url = public_url.rstrip("/")
         self._envelopes: dict[str, tuple[int, bytes]] = {}  # slug -> (generation, envelope)
         self._envelope_lock = threading.Lock()
+        self._versions: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+
+    @property
+    def public_url(self) -> str:
+        return self._public_url
 
     def passport(self, slug: str, *, version: int | None = None) -> StoredVersion:
         """The latest (or a given) version of an artifact; ``NotFound`` when there is none."""
@@ -53,25 +60,47 @@ class Reading:
     def envelope_bytes(self, slug: str, base_url: str, *, version: int | None = None) -> bytes:
         """The served envelope ``{"passport": ..., "_links": ..., "_log": ...}`` as bytes.
 
-        Latest versions are cached per slug until any process writes, for the configured
-        public URL only: the base URL comes from the request's Host header, which a client
-        chooses, so a cache keyed on it would grow with every made-up Host. Other base URLs
-        are served built afresh. The stored passport bytes are spliced in unchanged, never
-        re-serialised.
+        Only envelopes for the configured public URL are cached: the base URL comes from the
+        request's Host header, which a client chooses, so a cache keyed on it would grow with
+        every made-up Host. Other base URLs are served built afresh. The stored passport
+        bytes are spliced in unchanged, never re-serialised.
+
+        A version's envelope never changes once written (its proof is for the tree its entry
+        made), so envelopes are kept per (slug, version), least recently used dropped first;
+        the latest one per slug is kept until any process writes, then looked up again: a
+        write costs each slug one read of its latest version, not a new signed checkpoint.
         """
-        if version is not None or base_url.rstrip("/") != self._public_url:
+        if base_url.rstrip("/") != self._public_url:
             return self._envelope(self.passport(slug, version=version), base_url)
+        if version is not None:
+            return self._version_envelope(slug, version)
         # One cheap read per GET: any process's write shows on the very next request
         # (BENCHMARKS.md: ~7% of the fast path's CPU, kept for that guarantee).
         generation = self._store.generation()
         cached = self._envelopes.get(slug)
         if cached is not None and cached[0] == generation:
             return cached[1]
-        data = self._envelope(self.passport(slug), base_url)
+        stored = self.passport(slug)
+        data = self._version_envelope(slug, stored.version, stored)
         with self._envelope_lock:
             if len(self._envelopes) > ENVELOPES_CACHED:
                 self._envelopes.clear()
             self._envelopes[slug] = (generation, data)
+        return data
+
+    def _version_envelope(self, slug: str, version: int, stored: StoredVersion | None = None
+                          ) -> bytes:
+        key = (slug, version)
+        with self._envelope_lock:
+            data = self._versions.get(key)
+            if data is not None:
+                self._versions.move_to_end(key)
+                return data
+        data = self._envelope(stored or self.passport(slug, version=version), self._public_url)
+        with self._envelope_lock:
+            self._versions[key] = data
+            if len(self._versions) > VERSIONS_CACHED:
+                self._versions.popitem(last=False)
         return data
 
     def _envelope(self, stored: StoredVersion, base_url: str) -> bytes:

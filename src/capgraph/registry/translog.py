@@ -4,19 +4,22 @@ checkpoints, and the proofs a reader or an auditor asks for."""
 from __future__ import annotations
 
 import base64
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from capgraph.core import translog
+from capgraph.core import tiles, translog
 from capgraph.core.checkpoint import Checkpoint, NoteVerifier, sign_checkpoint
 from capgraph.core.signing import SigningKey
-from capgraph.errors import BadRequest
+from capgraph.errors import BadRequest, NotFound
 from capgraph.ports import KeyRing, LogNode, LogStore, StoredVersion, WriteTransaction
 
 __all__ = ["TransparencyLog", "append_leaf"]
 
 MAX_ENTRIES = 1000  # per request of ``entries``
+CHECKPOINTS_CACHED = 4096  # signed notes kept, least recently used dropped first
 
 
 def append_leaf(tx: WriteTransaction, data: bytes) -> int:
@@ -42,7 +45,8 @@ class TransparencyLog:
         self._default_origin = origin
         self._now = now
         self._identity: tuple[SigningKey, str] | None = None
-        self._checkpoints: dict[int, tuple[Checkpoint, str]] = {}
+        self._checkpoints: OrderedDict[int, tuple[Checkpoint, str]] = OrderedDict()
+        self._checkpoints_lock = threading.Lock()
 
     def _log_identity(self) -> tuple[SigningKey, str]:
         if self._identity is None:
@@ -68,16 +72,21 @@ class TransparencyLog:
 
     def checkpoint_at(self, size: int) -> tuple[Checkpoint, str]:
         """The tree head at ``size`` (at most the current size) and its signed note: the same
-        bytes whenever asked (Ed25519 signatures are deterministic)."""
-        cached = self._checkpoints.get(size)
-        if cached is not None:
-            return cached
+        bytes whenever asked (Ed25519 signatures are deterministic). The last
+        ``CHECKPOINTS_CACHED`` sizes asked for are kept (least recently used dropped first),
+        so rebuilding many envelopes after a write signs no note twice."""
+        with self._checkpoints_lock:
+            cached = self._checkpoints.get(size)
+            if cached is not None:
+                self._checkpoints.move_to_end(size)
+                return cached
         key, origin = self._log_identity()
         head = Checkpoint(origin, size, translog.tree_hash(self._store.log_node, size))
         note = sign_checkpoint(head, key, name=origin)
-        if len(self._checkpoints) > 1024:
-            self._checkpoints.clear()
-        self._checkpoints[size] = (head, note)
+        with self._checkpoints_lock:
+            self._checkpoints[size] = (head, note)
+            if len(self._checkpoints) > CHECKPOINTS_CACHED:
+                self._checkpoints.popitem(last=False)
         return head, note
 
     def proof_for(self, stored: StoredVersion) -> dict[str, Any]:
@@ -115,6 +124,25 @@ class TransparencyLog:
         self._check_range(old_size - 1, size, "from and size")
         proof = translog.consistency_proof(self._store.log_node, old_size, size)
         return {"from": old_size, "treeSize": size, "hashes": [_b64(h) for h in proof]}
+
+    def tile(self, path: str) -> tuple[tiles.Tile, bytes]:
+        """A C2SP tlog-tiles hash tile or entry bundle by its path below ``tile/``, for the
+        current tree; ``NotFound`` when the path names no tile the tree has (yet)."""
+        tile = tiles.parse_tile_path(path)
+        if tile is None or not tiles.exists(tile, self._store.log_size()):
+            raise NotFound(f"the log has no tile {path!r}")
+        try:
+            return tile, self.tile_bytes(tile)
+        except ValueError as exc:
+            raise NotFound(f"entry bundle {path!r} cannot be served: {exc}") from exc
+
+    def tile_bytes(self, tile: tiles.Tile) -> bytes:
+        """The bytes of a tile the tree has; ``ValueError`` for an entry bundle holding an
+        entry longer than the format's 65,535 bytes."""
+        if not tile.is_entries:
+            return tiles.hash_tile(self._store.log_node, tile)
+        first = tile.first()
+        return tiles.entry_bundle(self._store.log_entries(first, first + tile.width))
 
     def entries(self, start: int, end: int) -> list[bytes]:
         """Leaf data of entries [start, end), at most ``MAX_ENTRIES`` at a time."""
