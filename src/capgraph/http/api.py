@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ from capgraph.core.manifest import parse_manifest_text
 from capgraph.core.risk import RISK_POSTURES
 from capgraph.core.taxonomy import ARTIFACT_TYPES
 from capgraph.errors import BadRequest
+from capgraph.http.caching import CHANGING, IMMUTABLE, etag_matches, etag_of
 from capgraph.http.clients import client_address, trusted_set
 from capgraph.http.deps import ApiKey, BaseUrl, RegistryDep, api_secret, body_hint
 from capgraph.http.shapes import (
@@ -87,27 +87,12 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
-# The static read path's caching (docs/STATIC.md): what never changes (one version's envelope,
-# a full tile) may be kept for a year; what changes (the latest envelope, the checkpoint, the
-# JWK Set, a partial tile) for a few seconds: the tlog-tiles spec asks that of the checkpoint.
-IMMUTABLE = "public, max-age=31536000, immutable"
-CHANGING = "public, max-age=5"
-
-
-def _etag_matches(header: str | None, etag: str) -> bool:
-    """``If-None-Match`` (weak comparison, RFC 9110 section 13.1.2): ``*`` or any listed tag."""
-    if not header:
-        return False
-    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
-    return "*" in tags or etag in tags
-
-
 def cached(request: Request, data: bytes, media_type: str, *, immutable: bool) -> Response:
     """``data`` with a strong ``ETag`` (its SHA-256) and ``Cache-Control``; 304 without a
     body when the client's ``If-None-Match`` names it."""
-    etag = '"' + hashlib.sha256(data).hexdigest()[:40] + '"'
+    etag = etag_of(data)
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE if immutable else CHANGING}
-    if _etag_matches(request.headers.get("if-none-match"), etag):
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(data, media_type=media_type, headers=headers)
 

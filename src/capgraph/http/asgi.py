@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from capgraph.errors import CapgraphError, PayloadTooLarge, StorageUnavailable
+from capgraph.http.caching import CHANGING, etag_matches, etag_of
 from capgraph.http.problems import PROBLEM_TYPE, problem_body, send_problem
 from capgraph.registry import Registry
 
@@ -40,9 +41,19 @@ def base_url_of(scope: Scope) -> str:
     return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
 
 
-async def _send_bytes(send: Any, status: int, body: bytes, content_type: bytes) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+async def _send_latest(send: Any, scope: Scope, body: bytes) -> None:
+    """A latest envelope with its ``ETag`` and ``Cache-Control`` (http/caching.py), or 304."""
+    etag = etag_of(body)
+    cache = [(b"etag", etag.encode()), (b"cache-control", CHANGING.encode())]
+    asked = next((v.decode("latin-1") for k, v in scope.get("headers", ())
+                  if k == b"if-none-match"), None)
+    if etag_matches(asked, etag):
+        await send({"type": "http.response.start", "status": 304, "headers": cache})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode()), *cache]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -162,6 +173,6 @@ class PassportFastPath:
                 except CapgraphError:
                     pass  # not found and friends: the app answers with a problem document
                 else:
-                    await _send_bytes(send, 200, body, b"application/json")
+                    await _send_latest(send, scope, body)
                     return
         await self.app(scope, receive, send)

@@ -55,7 +55,16 @@ class DirectorySink:
         return self._read(self._file(path))
 
     def delete(self, path: str) -> None:
-        self._file(path).unlink(missing_ok=True)
+        """Remove the file, and its folder when that is left empty (``000.p/``)."""
+        target = self._file(path)
+        try:
+            target.unlink()
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        try:
+            target.parent.rmdir()
+        except OSError:
+            pass  # not empty
 
     @contextmanager
     def lock(self) -> Iterator[None]:
