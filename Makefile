@@ -7,9 +7,10 @@ DATA_DIR ?= $(or $(CAPGRAPH_DATA_DIR),$(HOME)/.local/share/capgraph)
 SEEDS := $(wildcard ../shared/seeds/*.passport.json)
 
 CHROMIUM ?= /usr/bin/chromium
+NGINX ?= /usr/sbin/nginx
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help setup browser serve test check lint typecheck imports ci bench fuzz clean
+.PHONY: help setup browser nginx serve test check lint typecheck imports ci bench fuzz clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -36,7 +37,14 @@ browser: ## Install Debian's Chromium for the browser tests when it is missing (
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
 	fi
 
-test: setup browser ## Run the whole test suite (two workers, a test file per worker at a time)
+nginx: ## Install Debian's nginx for the static read path's test when it is missing (as .ci/run does)
+	@if [ ! -x "$(NGINX)" ]; then \
+	  echo "installing Debian's nginx-light for tests/integration/test_static_path.py"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light; \
+	fi
+
+test: setup browser nginx ## Run the whole test suite (two workers, a test file per worker at a time)
 	.venv/bin/pytest -q -n 2 --dist loadfile
 
 lint: setup ## ruff

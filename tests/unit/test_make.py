@@ -16,3 +16,13 @@ def test_make_test_installs_chromium_before_running_the_suite_when_it_is_missing
     suite = dry.find(".venv/bin/pytest")
     assert 0 <= install < suite, dry
     assert 'if [ ! -x "/nonexistent/chromium" ]' in dry
+
+
+def test_make_test_installs_nginx_before_running_the_suite_when_it_is_missing() -> None:
+    dry = subprocess.run(["make", "-n", "test", "NGINX=/nonexistent/nginx"], cwd=ROOT,
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    install = dry.find("apt-get install -y -qq nginx-light")
+    suite = dry.find(".venv/bin/pytest")
+    assert 0 <= install < suite, dry
+    assert 'if [ ! -x "/nonexistent/nginx" ]' in dry
+    assert "nginx-light" in (ROOT / ".ci" / "run").read_text()
