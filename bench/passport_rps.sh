@@ -38,17 +38,8 @@ SLUG=qwen-qwen3-coder
 export CAPGRAPH_RATE_LIMIT_ANONYMOUS=${CAPGRAPH_RATE_LIMIT_ANONYMOUS:-1000000000}
 PASSPORT_PATH=/api/v1/passport/$SLUG
 
-install_tools() {
-    if command -v nginx >/dev/null && command -v wrk >/dev/null; then
-        return
-    fi
-    local sudo=()
-    [ "$(id -u)" = 0 ] || sudo=(sudo)
-    echo "installing nginx and wrk from Debian" >&2
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk \
-        || "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk
-}
+# shellcheck source=bench/rps_lib.sh
+source "$ROOT/bench/rps_lib.sh"
 
 install_tools
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -58,35 +49,8 @@ chmod 755 "$WORK"  # nginx workers run as nobody and must read the static file
 RESULTS=$OUT/passport_rps.jsonl
 : >"$RESULTS"
 
-PGIDS=()
-cleanup() {
-    local g
-    for g in "${PGIDS[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
-    sleep 1
-    for g in "${PGIDS[@]}"; do kill -KILL -- "-$g" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# start NAME CMD...: run CMD as the leader of a new process group (so the group, workers
-# included, can be stopped and its CPU time counted); sets LAST_PGID.
-start() {
-    local name=$1
-    shift
-    setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null &
-    local pid=$!
-    PGIDS+=("$pid")
-    sleep 0.1
-    local pgid
-    pgid=$(ps -o pgid= -p "$pid" | tr -d ' ')
-    if [ "$pgid" != "$pid" ]; then
-        echo "process group of $name is $pgid, expected $pid" >&2
-        exit 1
-    fi
-    LAST_PGID=$pid
-}
 
 echo "== machine"
 echo "nproc: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
@@ -144,31 +108,18 @@ chmod -R a+rX "$WORK/www"
 for n in 1 2; do
     P=$("${HELPER[@]}" free-port)
     mkdir -p "$WORK/nginx-$n"
-    cat >"$WORK/nginx-$n/nginx.conf" <<EOF
-worker_processes $n;
-daemon off;
-master_process on;
-pid $WORK/nginx-$n/nginx.pid;
-error_log $WORK/nginx-$n/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
+    {
+        nginx_conf "$WORK/nginx-$n" "$n"
+        cat <<EOF
     types { }
     default_type application/json;
-    client_body_temp_path $WORK/nginx-$n/tmp-body;
-    proxy_temp_path $WORK/nginx-$n/tmp-proxy;
-    fastcgi_temp_path $WORK/nginx-$n/tmp-fastcgi;
-    uwsgi_temp_path $WORK/nginx-$n/tmp-uwsgi;
-    scgi_temp_path $WORK/nginx-$n/tmp-scgi;
     server {
         listen 127.0.0.1:$P;
         root $WORK/www;
     }
 }
 EOF
+    } >"$WORK/nginx-$n/nginx.conf"
     start "nginx-$n" "$NGINX" -e "$WORK/nginx-$n/error.log" -p "$WORK/nginx-$n" \
         -c "$WORK/nginx-$n/nginx.conf"
     URL[nginx-$n]=http://127.0.0.1:$P$PASSPORT_PATH; KIND[nginx-$n]=nginx; PROCS[nginx-$n]=$n

@@ -32,12 +32,9 @@ PASSPORT_PATH=/api/v1/passport/$SLUG
 export CAPGRAPH_RATE_LIMIT_ANONYMOUS=${CAPGRAPH_RATE_LIMIT_ANONYMOUS:-1000000000}
 export CAPGRAPH_EMBEDDER=none  # reads only: no model needed
 
-if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ] || ! command -v wrk >/dev/null; then
-    sudo=()
-    [ "$(id -u)" = 0 ] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk
-fi
+# shellcheck source=bench/rps_lib.sh
+source "$ROOT/bench/rps_lib.sh"
+install_tools
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/capgraph-static-rps.XXXXXX)
@@ -45,26 +42,8 @@ chmod 755 "$WORK"  # nginx workers run as nobody and must read the files
 RESULTS=$OUT/static_rps.jsonl
 : >"$RESULTS"
 
-PGIDS=()
-cleanup() {
-    local g
-    for g in "${PGIDS[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
-    sleep 1
-    for g in "${PGIDS[@]}"; do kill -KILL -- "-$g" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-start() {  # start NAME CMD...: CMD leads a new process group; sets LAST_PGID
-    local name=$1
-    shift
-    setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null &
-    PGIDS+=("$!")
-    LAST_PGID=$!
-    sleep 0.1
-}
 
 echo "== machine"
 echo "nproc: $(nproc); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -90,10 +69,6 @@ URL[capgraph]=http://127.0.0.1:$P_APP$PASSPORT_PATH; KIND[capgraph]=capgraph
 PGID[capgraph]=$LAST_PGID
 "${HELPER[@]}" wait "${URL[capgraph]}" --timeout 300
 
-temps() {
-    local dir=$1 t
-    for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $dir/tmp-$t;"; done
-}
 # nginx-static: the server block of docs/STATIC.md, with this run's root and ports.
 mkdir -p "$WORK/nginx-static"
 "$PY" - "$ROOT/docs/STATIC.md" "$WORK/static" "$P_STATIC" "$P_APP" >"$WORK/server-block" <<'EOF'
@@ -105,21 +80,11 @@ block = block.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream};")
 block = block.replace("listen 80;", f"listen 127.0.0.1:{listen};")
 print(block.replace("root /srv/capgraph/static;", f"root {root};"))
 EOF
-cat >"$WORK/nginx-static/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx-static/nginx.pid;
-error_log $WORK/nginx-static/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-$(temps "$WORK/nginx-static")
-$(cat "$WORK/server-block")
-}
-EOF
+{
+    nginx_conf "$WORK/nginx-static" 1
+    cat "$WORK/server-block"
+    echo "}"
+} >"$WORK/nginx-static/nginx.conf"
 start nginx-static "$NGINX" -e "$WORK/nginx-static/error.log" -p "$WORK/nginx-static" \
     -c "$WORK/nginx-static/nginx.conf"
 URL[nginx-static]=http://127.0.0.1:$P_STATIC$PASSPORT_PATH; KIND[nginx-static]=static
@@ -129,26 +94,18 @@ PGID[nginx-static]=$LAST_PGID
 mkdir -p "$WORK/www${PASSPORT_PATH%/*}" "$WORK/nginx-plain"
 "${HELPER[@]}" fetch "${URL[capgraph]}" "$WORK/www$PASSPORT_PATH"
 chmod -R a+rX "$WORK/www"
-cat >"$WORK/nginx-plain/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx-plain/nginx.pid;
-error_log $WORK/nginx-plain/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
+{
+    nginx_conf "$WORK/nginx-plain" 1
+    cat <<EOF
     types { }
     default_type application/json;
-$(temps "$WORK/nginx-plain")
     server {
         listen 127.0.0.1:$P_PLAIN;
         root $WORK/www;
     }
 }
 EOF
+} >"$WORK/nginx-plain/nginx.conf"
 start nginx-plain "$NGINX" -e "$WORK/nginx-plain/error.log" -p "$WORK/nginx-plain" \
     -c "$WORK/nginx-plain/nginx.conf"
 URL[nginx-plain]=http://127.0.0.1:$P_PLAIN$PASSPORT_PATH; KIND[nginx-plain]=nginx

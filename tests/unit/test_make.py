@@ -1,28 +1,25 @@
-"""`make test` runs the browser tests on a fresh machine: it installs Chromium first when it is
-missing (README.md promises python3, make and the package index are enough)."""
+"""`make test` runs the browser tests and the static path's nginx test on a fresh machine: it
+installs Chromium and nginx first when they are missing (README.md promises python3, make and
+the package index are enough)."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[2]
 
 
-def test_make_test_installs_chromium_before_running_the_suite_when_it_is_missing() -> None:
-    dry = subprocess.run(["make", "-n", "test", "CHROMIUM=/nonexistent/chromium"], cwd=ROOT,
+@pytest.mark.parametrize(("variable", "package"), [("CHROMIUM", "chromium"),
+                                                    ("NGINX", "nginx-light")])
+def test_make_test_installs_what_the_suite_runs_before_running_it_when_missing(
+        variable: str, package: str) -> None:
+    dry = subprocess.run(["make", "-n", "test", f"{variable}=/nonexistent/{package}"], cwd=ROOT,
                          capture_output=True, text=True, check=True, timeout=60).stdout
-    install = dry.find("apt-get install -y -qq chromium")
+    install = dry.find(f"apt-get install -y -qq {package}")
     suite = dry.find(".venv/bin/pytest")
     assert 0 <= install < suite, dry
-    assert 'if [ ! -x "/nonexistent/chromium" ]' in dry
-
-
-def test_make_test_installs_nginx_before_running_the_suite_when_it_is_missing() -> None:
-    dry = subprocess.run(["make", "-n", "test", "NGINX=/nonexistent/nginx"], cwd=ROOT,
-                         capture_output=True, text=True, check=True, timeout=60).stdout
-    install = dry.find("apt-get install -y -qq nginx-light")
-    suite = dry.find(".venv/bin/pytest")
-    assert 0 <= install < suite, dry
-    assert 'if [ ! -x "/nonexistent/nginx" ]' in dry
-    assert "nginx-light" in (ROOT / ".ci" / "run").read_text()
+    assert f'if [ ! -x "/nonexistent/{package}" ]' in dry
+    assert f"apt-get install -y -qq {package}" in (ROOT / ".ci" / "run").read_text()

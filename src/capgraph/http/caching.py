@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["CHANGING", "IMMUTABLE", "etag_of", "etag_matches"]
+__all__ = ["CHANGING", "IMMUTABLE", "etag_matches", "etag_of"]
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 CHANGING = "public, max-age=5"

@@ -9,6 +9,7 @@ one host (or sharing the directory over a file system with working locks) take t
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import tempfile
@@ -61,10 +62,8 @@ class DirectorySink:
             target.unlink()
         except (FileNotFoundError, NotADirectoryError):
             return
-        try:
+        with contextlib.suppress(OSError):  # not empty
             target.parent.rmdir()
-        except OSError:
-            pass  # not empty
 
     @contextmanager
     def lock(self) -> Iterator[None]:
