@@ -317,8 +317,13 @@ def artifact_view(site: Site, slug: str) -> ArtifactView:
 
 def closest_alternatives(catalog: Catalog, target: Profile, limit: int = 3
                          ) -> list[tuple[Profile, float]]:
-    """The artifacts most like ``target`` (see ``similarity.py``), best first."""
+    """The artifacts most like ``target`` (see ``similarity.py``), best first: by the search
+    index's vectors, or by token overlap when the registry has no embedding model."""
     profiles = {p.slug: p for p in catalog.profiles()}
+    space = catalog.capability_space()
+    if space:
+        return [(profiles[slug], s) for slug, s in space.closest(target.slug, limit=limit * 2)
+                if slug in profiles][:limit]
     found = closest(target.candidate, (p.candidate for p in profiles.values()), limit=limit)
     return [(profiles[c.slug], s) for c, s in found]
 
