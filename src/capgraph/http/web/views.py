@@ -227,6 +227,9 @@ class ArtifactView:
     @property
     def invocation_gaps(self) -> str:
         """A sentence naming the execution facts the snippet had to leave open."""
+        if not self.declared:
+            return ("This passport was imported: it carries no declared execution facts, so "
+                    "there is no call to show beyond the artifact's URL.")
         return missing_sentence(self.invocation.missing)
 
     @property
