@@ -60,14 +60,20 @@ class Catalog:
         self._profiles: list[Profile] = []
         self._by_slug: dict[str, Profile] = {}
         self._space = CapabilitySpace({})
+        self._space_generation: int | None = None
         self._texts: OrderedDict[str, np.ndarray] = OrderedDict()
         self._texts_lock = threading.Lock()
 
     def capability_space(self) -> CapabilitySpace:
         """Every artifact's capability vectors in the search index, as of the catalog's
-        generation; empty without an embedding model."""
+        generation; empty without an embedding model. Built on first use after a change
+        (only the alternatives need it), not on every rebuild."""
         self.profiles()
-        return self._space
+        with self._lock:
+            if self._space_generation != self._generation:
+                self._space = CapabilitySpace(self._registry.capability_vectors())
+                self._space_generation = self._generation
+            return self._space
 
     def text_vectors(self, texts: Sequence[str]) -> np.ndarray | None:
         """The search model's unit vectors of ``texts`` (one row each), the most recent
@@ -122,7 +128,6 @@ class Catalog:
                 break
             offset += _PAGE
         profiles.sort(key=lambda p: (-p.score, p.slug))
-        self._space = CapabilitySpace(self._registry.capability_vectors())
         self._profiles = profiles
         self._by_slug = {p.slug: p for p in profiles}
         self._generation = generation
