@@ -119,15 +119,20 @@ def test_references_count_other_artifacts_latest_integrations(store: Store) -> N
     append(store, "a", integrations=["target", "target"])
     append(store, "b", integrations=["target", "a"])
     assert store.references_to("target") == 2
+    assert store.referrers("target") == ["a", "b"]
     assert store.references_to("a") == 1
     assert store.references_to("b") == 0
     append(store, "b", integrations=[])  # a new version replaces the integrations
     assert store.references_to("target") == 1
+    assert store.referrers("target") == ["a"]
     assert store.references_to("a") == 0
     append(store, "a", integrations=["b"])
     assert store.references_to("target") == 0
+    assert store.referrers("target") == []
     assert store.references_to("b") == 1
+    assert store.referrers("b") == ["a"]
     assert store.references_to("never-stored") == 0
+    assert store.referrers("never-stored") == []
 
 
 def test_latest_cards_are_the_latest_versions_cards_as_named_records(store: Store) -> None:

@@ -313,3 +313,38 @@ def test_small_things_a_user_sees_read_right(site: Server) -> None:
         assert "average confidence 0.00" not in text
     body = json.loads(get(site, "/api/v1/passport/docling").text)["passport"]["unfragile"]
     assert body["trust"]["maintenance"]["last_scraped_at"] is None  # published, not scraped
+
+
+@pytest.mark.parametrize(("slug", "present", "absent"), [
+    ("aws-textract", ['--aws-sigv4 "aws:amz"', "X-Amz-Target: Textract.AnalyzeDocument"],
+     ["Bearer"]),
+    ("elevenlabs-text-to-speech", ['-H "xi-api-key: $API_KEY"', "/text-to-speech/${VOICE_ID}"],
+     ["Bearer"]),
+    ("gpt-4o", ['"https://api.openai.com/v1/chat/completions"', "Authorization: Bearer"], []),
+])
+def test_the_page_and_resolve_give_the_call_the_manifest_declares(
+        site: Server, slug: str, present: list[str], absent: list[str]) -> None:
+    html, md = get(site, f"/{slug}").text.replace("&#34;", '"').replace("&#39;", "'"), \
+        get(site, f"/agent/{slug}").text
+    for text in (html, md):
+        section = text[text.index("How to call it"):]
+        assert all(p in section for p in present), slug
+        assert not any(a in section.split("Signature")[0] for a in absent), slug
+        assert "does not declare" not in section.split("Capabilities")[0]
+    name = json.loads(get(site, f"/api/v1/passport/{slug}").text)["passport"]["unfragile"][
+        "capabilities"][0]["intents"][0]
+    answer = httpx.post(site.url + "/api/v1/resolve", json={"intent": name, "limit": 5},
+                        timeout=30).json()
+    mine = [r for r in answer["resolved"] if r["artifact"]["slug"] == slug]
+    assert mine, f"{slug} is not resolved for its own intent {name!r}"
+    snippet = mine[0]["invocation"]["snippet"]
+    assert all(p in snippet for p in present) and not any(a in snippet for a in absent)
+    assert mine[0]["invocation"]["missing"] == []
+
+
+def test_the_page_says_which_execution_facts_are_missing(site: Server) -> None:
+    slug = "deepgram-speech-to-text"
+    html, md = get(site, f"/{slug}").text, get(site, f"/agent/{slug}").text
+    for text in (html, md):
+        assert "The manifest does not declare" in text and "execution.auth_header" in text
+        assert "Authorization: Bearer" not in text

@@ -7,6 +7,7 @@ import copy
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 
 from capgraph.core import scoring
@@ -15,7 +16,16 @@ from capgraph.http.web.chart import score_chart
 from capgraph.http.web.compare import split_pair
 from capgraph.http.web.history import diff_bodies, history
 from capgraph.http.web.render import md_escape
-from capgraph.http.web.similarity import Candidate, align, closest, jaccard, stem, tokens
+from capgraph.http.web.similarity import (
+    Candidate,
+    CapabilitySpace,
+    align,
+    align_vectors,
+    closest,
+    jaccard,
+    stem,
+    tokens,
+)
 from capgraph.http.web.views import Page, with_query
 from capgraph.ports import StoredVersion
 from tests.conftest import SEEDS
@@ -162,3 +172,26 @@ def test_api_sections_read_openapi() -> None:
     assert (get.method, get.path, get.summary) == ("GET", "/api/v1/x", "Get x")
     assert get.parameters[0].kind == "integer (≥ 1)"
     assert sections[1].endpoints[0].body == ["application/json"]
+
+
+def test_align_vectors_pairs_by_cosine_one_to_one_above_the_threshold() -> None:
+    unit = np.eye(3, dtype=np.float32)
+    left = ["tables", "ocr", "audio"]
+    right = ["ocr'", "tables'"]
+    near = np.array([[0.1, 0.995, 0], [0.99, 0.141, 0]], dtype=np.float32)  # ocr', tables'
+    rows = align_vectors(left, right, left_vectors=unit, right_vectors=near, threshold=0.45)
+    assert [(r.left, r.right) for r in rows] == [
+        ("ocr", "ocr'"), ("tables", "tables'"), ("audio", None)]
+    assert rows[0].similarity == pytest.approx(0.995, abs=1e-3)
+
+
+def test_capability_space_scores_how_much_of_the_target_each_artifact_covers() -> None:
+    x, y, z = np.eye(3, dtype=np.float32)
+    space = CapabilitySpace({
+        "target": np.stack([x, y]),
+        "both": np.stack([z, y, x]),  # offers both of target's capabilities
+        "half": np.stack([x]),  # offers one
+        "other": np.stack([z]),  # offers none
+    })
+    assert space.closest("target", limit=3) == [("both", 1.0), ("half", 0.5)]
+    assert space.closest("missing") == [] and not CapabilitySpace({})

@@ -63,7 +63,9 @@ def test_the_list_validates_and_holds_every_mcp_artifact(app: tuple[InProcess, A
     fetch = next(s for s in listed["servers"] if s["server"]["name"].endswith("server-fetch"))
     ours = fetch["_meta"]["dev.capgraph/passport"]
     assert ours["slug"] == "mcp-server-fetch" and isinstance(ours["unfragileRank"], int)
-    assert ours["verified"] is False and ours["passportUrl"].endswith("?version=1")
+    # Version 2: playwright-mcp names it as an integration, and its arrival re-issued it with
+    # the ecosystem counted (docs/TRUST.md); the server version is still the one published.
+    assert ours["verified"] is False and ours["passportUrl"].endswith("?version=2")
     assert fetch["server"]["packages"][0]["registryType"] in ("npm", "pypi")
 
 

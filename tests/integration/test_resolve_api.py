@@ -114,7 +114,7 @@ def test_the_invocation_fits_the_artifact_type(demo: tuple[InProcess, Registry])
         top = _resolve(client, intent=intent)["resolved"][0]
         assert top["artifact"]["slug"] == slug
         inv: dict[str, Any] = top["invocation"]
-        assert set(inv) == {"language", "snippet", "requires"}
+        assert set(inv) == {"language", "snippet", "requires", "missing"}
         assert isinstance(inv["requires"], list)
         return inv
 
@@ -128,12 +128,17 @@ def test_the_invocation_fits_the_artifact_type(demo: tuple[InProcess, Registry])
     api = invocation("turn text into natural sounding speech via an API",
                      "elevenlabs-text-to-speech")
     assert api["language"] == "bash"
-    assert api["snippet"].startswith("curl -sS https://api.elevenlabs.io/v1")
-    assert "Authorization: Bearer $API_KEY" in api["snippet"]
-    assert api["requires"][0].startswith("credentials for api_key")
+    assert api["snippet"].startswith(
+        'curl -sS -X POST "https://api.elevenlabs.io/v1/text-to-speech/${VOICE_ID}"')
+    assert '-H "xi-api-key: $API_KEY"' in api["snippet"] and "Bearer" not in api["snippet"]
+    assert api["requires"][0] == "set API_KEY (sent in the xi-api-key header)"
+    assert api["missing"] == []
 
+    # Its manifest names a base URL and no operation: the answer says so, guessing nothing.
     model = invocation("generate an image from a text prompt", "stable-diffusion-3.5-large")
-    assert model["snippet"].startswith("curl -sS https://api.stability.ai/v2beta")
+    assert model["snippet"].startswith(
+        'curl -sS -X <METHOD> "https://api.stability.ai/v2beta/<path>"')
+    assert [m["field"] for m in model["missing"]] == ["execution.method", "execution.path"]
 
     for intent, slug, install in [
         ("orchestrate a team of role-playing AI agents", "crewai", "pip install crewai"),

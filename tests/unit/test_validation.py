@@ -142,6 +142,22 @@ def test_execution_block_needs_a_protocol() -> None:
         ("execution.protocol", "required")]
 
 
+def test_the_declared_call_is_kept_and_its_malformed_parts_are_format_errors() -> None:
+    call = {"protocol": "https", "auth_method": "aws_sigv4", "method": "POST", "path": "/",
+            "endpoint": "https://textract.us-east-1.amazonaws.com", "auth_header": "xi-api-key",
+            "headers": ["X-Amz-Target: Textract.AnalyzeDocument"]}
+    parsed, findings = validate_manifest(manifest(execution=call))
+    assert parsed is not None and parsed.execution is not None and findings == []
+    ex = parsed.execution
+    assert (ex.auth_method, ex.method, ex.path, ex.auth_header, ex.headers) == (
+        "aws_sigv4", "POST", "/", "xi-api-key", ["X-Amz-Target: Textract.AnalyzeDocument"])
+    bad = {**call, "path": "chat/$(rm -rf ~)", "auth_header": "x api key",
+           "headers": ["no colon here", "Accept: audio/mpeg"], "method": "FETCH"}
+    assert errors(manifest(execution=bad)) == [
+        ("execution.method", "enum"), ("execution.path", "format"),
+        ("execution.auth_header", "format"), ("execution.headers[0]", "format")]
+
+
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [

@@ -268,6 +268,10 @@ def _declared(manifest: Manifest) -> dict[str, Any]:
         "execution": None if ex is None else {
             "protocol": ex.protocol, "auth_method": ex.auth_method, "endpoint": ex.endpoint,
             "command": ex.command, "install": ex.install,
+            # The call's facts, only when declared: older passports keep their shape.
+            **{k: v for k, v in (("method", ex.method), ("path", ex.path),
+                                 ("auth_header", ex.auth_header), ("headers", ex.headers))
+               if v},
         },
     }
 

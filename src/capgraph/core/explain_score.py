@@ -34,8 +34,8 @@ def explain_score(body: Mapping[str, Any], *, manifest: Manifest | None,
             manifest.artifact.type, manifest.community, verified=bool(trust["verified"])
         ).explanation
         reasons["quality"] = q.explanation
-        reasons["ecosystem"] = ("integration references counted in the registry when this "
-                                "version was issued")
+        reasons["ecosystem"] = ("integration references in the registry as counted when this "
+                                "version was issued; a partner's arrival re-issues it")
         reasons["freshness"] = (f"last updated {trust['maintenance']['updated_at']}; half-life "
                                 f"{scoring.FRESHNESS_HALF_LIFE_DAYS:.0f} days, at issue time")
     if manifest is not None or outcomes["matches"]:  # imported values stand until reports

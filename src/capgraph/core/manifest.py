@@ -232,6 +232,10 @@ class Execution:
     endpoint: str | None
     command: str | None
     install: str | None
+    method: str | None = None
+    path: str | None = None
+    auth_header: str | None = None
+    headers: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

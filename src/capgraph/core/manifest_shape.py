@@ -17,6 +17,7 @@ from capgraph.core.taxonomy import (
     CAPABILITY_CATEGORIES,
     EXECUTION_PROTOCOLS,
     FAILURE_FREQUENCIES,
+    HTTP_METHODS,
     PRICING_MODELS,
     RISK_LEVELS,
     STATUSES,
@@ -32,6 +33,10 @@ MAX_LIST = 50
 MAX_CAPABILITIES = 200
 SLUG = r"^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$"
 CAP_ID = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$"
+# Execution facts a snippet quotes in a shell: no quote, backslash, $, backtick or ! in them.
+HTTP_PATH = r"^/[A-Za-z0-9._~%&'()*+,;=:@/?{}-]*$"
+HEADER_NAME = r"^[A-Za-z0-9#%&'*+.^_|~-]+$"
+HEADER_LINE = r"^[A-Za-z0-9#%&'*+.^_|~-]+: ?[^\r\n]*$"
 
 # Every code a validation finding can carry: (severity, when it is given). docs/MANIFEST.md
 # lists the same codes (a test compares them with each other and with validation.py).
@@ -44,6 +49,7 @@ CODES: dict[str, tuple[str, str]] = {
     "too-long": ("error", "a text, list or number of capabilities is over its limit"),
     "enum": ("error", "a value is not one of the allowed values"),
     "slug": ("error", "a slug or capability id is malformed or reserved"),
+    "format": ("error", "an execution path, header name or header line is malformed"),
     "url": ("error", "a URL is not an http(s) URL"),
     "duplicate-id": ("error", "two capabilities share an id"),
     "unknown-field": ("warning", "a key no block defines; ignored, with a \"did you mean\""),
@@ -124,9 +130,15 @@ _FAILURE_MODE = Block("failure_mode", "One way it breaks.", {
 _EXECUTION = Block("execution", "How to run or call it.", {
     "protocol": Key("text", "transport", required=True, enum=EXECUTION_PROTOCOLS),
     "auth_method": Key("text", "authentication scheme", enum=AUTH_METHODS),
-    "endpoint": Key("url", "base URL of an HTTP API"),
+    "endpoint": Key("url", "base URL of an HTTP API (or the whole URL of its call)"),
     "command": Key("text", "how to start it", max_len=MAX_ITEM),
     "install": Key("text", "install line", max_len=MAX_ITEM),
+    "method": Key("text", "HTTP method of the call a snippet shows", enum=HTTP_METHODS),
+    "path": Key("text", "path of that call under the endpoint; {name} marks a parameter",
+                max_len=MAX_ITEM, pattern=HTTP_PATH),
+    "auth_header": Key("text", "header that carries the key (auth_method api_key)",
+                       max_len=100, pattern=HEADER_NAME),
+    "headers": Key("strings", "fixed headers of the call, as \"Name: value\""),
 })
 _TRUST = Block("trust", "What the publisher declares about trust.", {
     "data_access_risk": Key("text", "low, moderate or high (derived when absent)",

@@ -13,7 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from capgraph.core.taxonomy import ARTIFACT_TYPES
 from capgraph.errors import InvalidPassport
@@ -163,6 +171,19 @@ class DeclaredExecution(_Model):
     endpoint: str | None
     command: str | None
     install: str | None
+    # The call a snippet shows (docs/MANIFEST.md); absent unless declared.
+    method: str | None = None
+    path: str | None = None
+    auth_header: str | None = None
+    headers: list[str] | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_undeclared(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        for key in ("method", "path", "auth_header", "headers"):
+            if out.get(key) is None:
+                out.pop(key, None)
+        return out
 
 
 class Declared(_Model):

@@ -101,7 +101,9 @@ COMPONENT_FORMULAS: dict[str, str] = {
     "ecosystem": (
         "min(1, ln(1 + r_in + 0.5 x r_out) / ln(1 + 50)), where r_in counts registry artifacts "
         "that name this one as an integration and r_out the integrations it names that are in "
-        "the registry."
+        "the registry. When an artifact arrives or changes, every artifact whose r_in or r_out "
+        "it changes is re-issued at once as a new, logged version with the new value, so the "
+        "order artifacts arrived in never changes a score."
     ),
     "match_graph": (
         "(1 + successes) / (4 + reports): the mean of a Beta(1, 3) prior updated by observed "

@@ -11,6 +11,7 @@ __all__ = [
     "CAPABILITY_CATEGORIES",
     "EXECUTION_PROTOCOLS",
     "FAILURE_FREQUENCIES",
+    "HTTP_METHODS",
     "PERMISSION_SCOPES",
     "PRICING_MODELS",
     "RISK_LEVELS",
@@ -29,7 +30,8 @@ PRICING_MODELS = ("paid", "free", "open_source", "usage", "freemium", "unknown")
 STATUSES = ("active", "deprecated", "archived")
 RISK_LEVELS = ("low", "moderate", "high")
 EXECUTION_PROTOCOLS = ("mcp", "http", "https", "stdio", "websocket", "grpc")
-AUTH_METHODS = ("none", "api_key", "bearer", "oauth2", "basic", "mtls")
+AUTH_METHODS = ("none", "api_key", "bearer", "oauth2", "basic", "mtls", "aws_sigv4")
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 FAILURE_FREQUENCIES = ("rare", "occasional", "frequent")
 PERMISSION_SCOPES = (
     "network", "filesystem:read", "filesystem:write", "shell", "browser", "credentials",

@@ -22,6 +22,9 @@ from capgraph.core.manifest import (
 from capgraph.core.manifest_shape import (
     BLOCKS,
     CAP_ID,
+    HEADER_LINE,
+    HEADER_NAME,
+    HTTP_PATH,
     MAX_CAPABILITIES,
     MAX_ITEM,
     MAX_LIST,
@@ -36,6 +39,7 @@ from capgraph.core.taxonomy import (
     CAPABILITY_CATEGORIES,
     EXECUTION_PROTOCOLS,
     FAILURE_FREQUENCIES,
+    HTTP_METHODS,
     PERMISSION_SCOPES,
     PRICING_MODELS,
     RISK_LEVELS,
@@ -46,6 +50,9 @@ from capgraph.errors import Finding
 __all__ = ["MIN_DESCRIPTION", "SLUG_PATTERN", "validate_manifest"]
 
 SLUG_PATTERN = re.compile(SLUG)
+_HTTP_PATH = re.compile(HTTP_PATH)
+_HEADER_NAME = re.compile(HEADER_NAME)
+_HEADER_LINE = re.compile(HEADER_LINE)
 # Paths the web pages own: an artifact with one of these slugs could have no page of its own.
 RESERVED_SLUGS = frozenset({
     "api", "agent", "compare", "docs", "methodology", "trust", "submit", "schema", "schema.json",
@@ -311,9 +318,29 @@ def _execution(c: _Checker, raw: Any) -> Execution | None:
     endpoint = c.url(data, "endpoint", "execution")
     command = c.text(data, "command", "execution", max_len=MAX_ITEM)
     install = c.text(data, "install", "execution", max_len=MAX_ITEM)
+    method = c.enum(data, "method", "execution", HTTP_METHODS)
+    path = _formatted(c, c.text(data, "path", "execution", max_len=MAX_ITEM), "execution.path",
+                      _HTTP_PATH, "an HTTP path starting with / (no quotes, $, \\ or !)")
+    header = _formatted(c, c.text(data, "auth_header", "execution", max_len=100),
+                        "execution.auth_header", _HEADER_NAME, "a header name such as xi-api-key")
+    headers = [
+        line for i, line in enumerate(c.strings(data, "headers", "execution"))
+        if _formatted(c, line, f"execution.headers[{i}]", _HEADER_LINE,
+                      "a header line \"Name: value\"") is not None
+    ]
     if protocol is None:
         return None
-    return Execution(protocol, auth, endpoint, command, install)
+    return Execution(protocol, auth, endpoint, command, install, method=method, path=path,
+                     auth_header=header, headers=headers)
+
+
+def _formatted(c: _Checker, value: str | None, where: str, pattern: re.Pattern[str],
+               expected: str) -> str | None:
+    """``value`` when it matches ``pattern``; else an error (code ``format``) and None."""
+    if value is None or pattern.match(value):
+        return value
+    c.error(where, "format", f"{where} is {value!r}; expected {expected}")
+    return None
 
 
 def _community(c: _Checker, raw: Any) -> dict[str, int | None]:

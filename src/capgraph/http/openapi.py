@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from capgraph.http.openapi_examples import request_examples, success_answers
 from capgraph.http.problems import PROBLEM_TYPE
 
 __all__ = ["install_openapi"]
@@ -50,6 +51,7 @@ _SUCCESS: dict[tuple[str, str], dict[int, str]] = {
     ("post", "/api/v1/artifacts"): {200: "application/json", 201: "application/json"},
     ("post", "/api/v1/import"): {200: "application/json", 201: "application/json"},
     ("post", "/api/feedback"): {201: "application/json", 202: "application/json"},
+    ("post", "/api/v1/resolve"): {200: "application/json"},
     ("get", "/api/v1/trust-passport-public-key"): {200: "application/jwk-set+json"},
 }
 
@@ -60,6 +62,18 @@ def _problem(status: int) -> dict[str, Any]:
     if status == 429:
         answer["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
     return answer
+
+
+def _with_examples(operation: dict[str, Any], method: str, path: str) -> None:
+    """Request-body examples and documented success answers (http/openapi_examples.py)."""
+    for media, examples in request_examples().get((method, path), {}).items():
+        operation["requestBody"]["content"][media]["examples"] = examples
+    for status, answer in success_answers().get((method, path), {}).items():
+        operation["responses"][str(status)] = {
+            "description": answer["description"],
+            "content": {"application/json": {"schema": answer["schema"],
+                                             "example": answer["example"]}},
+        }
 
 
 def complete(document: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +89,7 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
                 for status, media in success.items():
                     responses[str(status)] = {"description": "Success",
                                               "content": {media: {"schema": {}}}}
+            _with_examples(operation, method, path)
             statuses = _EVERY + (_WITH_BODY if method != "get" else ())
             for status in statuses:
                 responses.setdefault(str(status), _problem(status))

@@ -120,7 +120,8 @@ def map_agent_card(data: Any) -> Mapped:
         "unfragile_version": "1.0", "artifact": artifact, "capabilities": capabilities,
         "pricing": {"model": "unknown"},
         "execution": {"protocol": "https" if endpoint.startswith("https") else "http",
-                      "auth_method": _auth(data.get("securitySchemes")), "endpoint": endpoint},
+                      "auth_method": _auth(data.get("securitySchemes")), "endpoint": endpoint,
+                      "method": "POST"},  # A2A: JSON-RPC requests POSTed to the card's url
         IMPORT_KEY: {"format": FORMAT},
     }
     return Mapped(name=name, manifest=manifest)

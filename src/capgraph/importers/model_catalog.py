@@ -111,7 +111,7 @@ def map_catalog_entry(data: Any, *, source_url: str | None = None) -> Mapped:
         "unfragile_version": "1.0", "artifact": artifact, "capabilities": [capability],
         "pricing": {"model": "free" if free else "usage", "free": free,
                     "starting_price": ", ".join(prices) if prices else None},
-        "execution": {"protocol": "https", "auth_method": "bearer",
+        "execution": {"protocol": "https", "auth_method": "bearer", "method": "POST",
                       "endpoint": f"{origin}/api/v1/chat/completions"},
         IMPORT_KEY: {"format": FORMAT},
     }

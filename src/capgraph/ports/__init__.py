@@ -108,6 +108,11 @@ class VersionStore(Protocol):
         """How many other artifacts name ``slug`` as an integration in their latest version."""
         ...
 
+    def referrers(self, slug: str) -> list[str]:
+        """The other artifacts that name ``slug`` as an integration in their latest version,
+        by slug."""
+        ...
+
     def existing(self, slugs: Sequence[str]) -> list[str]:
         """The subset of ``slugs`` that are stored artifacts, in the given order."""
         ...

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 from capgraph.core.checkpoint import Checkpoint, NoteVerifier
 from capgraph.core.outcomes import Outcomes
 from capgraph.core.signing import SigningKey
@@ -257,6 +259,30 @@ class Registry:
 
     def index_status(self) -> IndexStatus:
         return self._discovery.status()
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Unit vectors of ``texts`` from the search engine's embedding model, one row per
+        text; None when the registry runs without one."""
+        if self.embedder is None:
+            return None
+        rows: np.ndarray = np.asarray(self.embedder.embed(list(texts)), dtype=np.float32)
+        return rows
+
+    def capability_vectors(self) -> dict[str, np.ndarray]:
+        """Per artifact, the vectors the search index holds for its capabilities, scaled to
+        unit length, one row each (empty without an embedding model)."""
+        if self.vectors is None:
+            return {}
+        self.vectors.sync()
+        rows: dict[str, list[np.ndarray]] = {}
+        for slug, _cap_id, row in self.vectors.items():
+            rows.setdefault(slug, []).append(np.asarray(row, dtype=np.float32))
+        out = {}
+        for slug, vectors in rows.items():
+            matrix = np.stack(vectors)
+            out[slug] = matrix / np.clip(np.linalg.norm(matrix, axis=1, keepdims=True),
+                                         1e-12, None)
+        return out
 
     # -- outcomes -----------------------------------------------------------------------------
     def client_ids(self, address: str) -> tuple[str, ...]:

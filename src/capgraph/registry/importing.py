@@ -43,7 +43,12 @@ from capgraph.importers.server_json import FORMAT as SERVER_JSON
 from capgraph.ports import DocumentFetcher, Store, StoredVersion, WriteTransaction
 from capgraph.registry.indexing import Indexer, Vectors
 from capgraph.registry.ownership import admit_writer
-from capgraph.registry.publishing import Publishing, PublishResult, content_hash
+from capgraph.registry.publishing import (
+    Publishing,
+    PublishResult,
+    content_hash,
+    integrations_of,
+)
 from capgraph.registry.versions import NewVersion, append_version
 from capgraph.search.documents import documents_for
 
@@ -232,6 +237,8 @@ class Importing:
             vectors = self._indexer.embed(documents_for(
                 draft.body.to_json(), summary=manifest.artifact.description))
         where = source_url or "an uploaded document"
+        integrations = [s for s in manifest.artifact.integrations if s != slug]
+        references_in, references_out = self._publishing.references(slug, integrations)
 
         def build(tx: WriteTransaction, latest: StoredVersion | None, number: int
                   ) -> NewVersion | None:
@@ -243,7 +250,8 @@ class Importing:
             verification = _verification(tx, slug)
             composed = compose_body(manifest, now=now, public_url=self._public_url,
                                     numbers=latest.capability_numbers if latest else None,
-                                    verification=verification)
+                                    references_in=references_in,
+                                    references_out=references_out, verification=verification)
             body = composed.body.to_json()
             provenance = {**composed.provenance, **verification_provenance(verification)}
             if mapped.sourced:
@@ -265,12 +273,14 @@ class Importing:
             return self._publishing.sign(
                 body=body, number=number, now=now, content_hash=digest, source_kind="manifest",
                 source=canonical_bytes(manifest.raw).decode(), provenance=provenance,
-                numbers=composed.capability_numbers, integrations=[],
+                numbers=composed.capability_numbers, integrations=integrations,
                 summary=manifest.artifact.description, vectors=vectors,
             )
 
+        before = integrations_of(current) if current is not None else []
         stored, created = append_version(self._store, slug, build)
         if created:
             log.info("imported %s (%s) as version %d", slug, fmt, stored.version)
             self._after_write(slug)
+            self._publishing.rescore_partners(slug, before)
         return PublishResult(stored, created, findings)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from capgraph.core import scoring
 from capgraph.core.canonical import canonical_bytes
 from capgraph.core.compose import compose_body, iso_ms, rescore
 from capgraph.core.feedback import aggregate
@@ -32,7 +34,7 @@ from capgraph.registry.versions import NewVersion, append_version
 from capgraph.search.cards import card_json
 from capgraph.search.documents import documents_for
 
-__all__ = ["PublishResult", "Publishing", "ValidationReport"]
+__all__ = ["PublishResult", "Publishing", "ValidationReport", "integrations_of"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,14 @@ def _verification(owned: OwnershipRecord | None) -> Verification | None:
     if owned is None or owned.verification is None:
         return None
     return Verification.from_json(owned.verification)
+
+
+def integrations_of(stored: StoredVersion) -> list[str]:
+    """The integrations a stored version's manifest names (an import names none)."""
+    if stored.source_kind != "manifest":
+        return []
+    named = json.loads(stored.source).get("artifact", {}).get("integrations", [])
+    return [s for s in named if isinstance(s, str) and s != stored.slug]
 
 
 def content_hash(data: Any) -> str:
@@ -117,8 +127,7 @@ class Publishing:
         slug = manifest.artifact.slug
         digest = content_hash(manifest.raw)
         integrations = [s for s in manifest.artifact.integrations if s != slug]
-        references_out = len(self._store.existing(integrations))
-        references_in = self._store.references_to(slug)
+        references_in, references_out = self.references(slug, integrations)
         summary = manifest.artifact.description
         current = self._store.latest(slug)
         self._check_writer(slug, publisher_id, manifest.url)
@@ -206,6 +215,67 @@ class Publishing:
 
         return self._append(slug, build, [])
 
+    def references(self, slug: str, integrations: Sequence[str]) -> tuple[int, int]:
+        """The ecosystem component's counts now: artifacts naming ``slug`` as an integration,
+        and those of ``integrations`` that are in the registry."""
+        return self._store.references_to(slug), len(self._store.existing(integrations))
+
+    def rescore_partners(self, slug: str, before: Sequence[str] = ()) -> list[StoredVersion]:
+        """After a new version of ``slug``: re-issue every artifact whose ecosystem counts it
+        may have changed, so that no score depends on the order artifacts arrived in
+        (docs/TRUST.md). Those are the artifacts ``slug`` names now or named before
+        (``before``: their references in changed) and the artifacts that name ``slug``
+        (their references out count it once it is in the registry). Each is re-issued only
+        when its ecosystem value changes; returns the new versions."""
+        latest = self._store.latest(slug)
+        named = integrations_of(latest) if latest is not None else []
+        partners = sorted({*before, *named, *self._store.referrers(slug)} - {slug})
+        out = []
+        for partner in self._store.existing(partners):
+            stored = self.rescore_ecosystem(partner, because=slug)
+            if stored is not None:
+                out.append(stored)
+        return out
+
+    def rescore_ecosystem(self, slug: str, *, because: str) -> StoredVersion | None:
+        """Sign a new version of ``slug`` whose ecosystem component (and so score) counts
+        the registry as it is now, when that differs from its latest version's; else None.
+        Imported passports keep their components (PROTOCOL.md B.5) and are left alone."""
+        current = self._store.latest(slug)
+        if current is None or current.source_kind != "manifest":
+            return None
+        integrations = integrations_of(current)
+        component = scoring.ecosystem(*self.references(slug, integrations))
+
+        def build(tx: WriteTransaction, latest: StoredVersion | None, number: int
+                  ) -> NewVersion | None:
+            if latest is None or latest.version != current.version:
+                return None  # a newer version counted the references itself
+            old = json.loads(latest.passport)
+            body = copy.deepcopy(old["unfragile"])
+            breakdown = body["trust"]["rank_breakdown"]
+            if breakdown["ecosystem"] == component.value:
+                return None
+            breakdown["ecosystem"] = component.value
+            provenance = dict(old.get("provenance") or {})
+            provenance["trust.ecosystem"] = (
+                f"re-issued after {because} arrived or changed: {component.explanation}")
+            return self.sign(
+                body=rescore(body), number=number, now=self._now(),
+                content_hash=latest.content_hash, source_kind=latest.source_kind,
+                source=latest.source, provenance=provenance,
+                numbers=latest.capability_numbers, integrations=integrations,
+                summary=summary_of(latest.source_kind, latest.source), keep_vectors=True,
+            )
+
+        stored, created = append_version(self._store, slug, build)
+        if not created:
+            return None
+        log.info("re-issued %s version %d: ecosystem %s", slug, stored.version,
+                 component.value)
+        self._after_write(slug)
+        return stored
+
     def _own_version(self, slug: str, passport: Mapping[str, Any]) -> StoredVersion | None:
         """The stored latest version of ``slug`` when ``passport`` is one this registry
         signed (its signature verifies under our own keys): such a passport is already in
@@ -250,12 +320,10 @@ class Publishing:
             provenance = {k: v for k, v in old.get("provenance", {}).items()
                           if k not in VERIFICATION_PROVENANCE_KEYS}
             provenance.update(verification_provenance(verification))
-            source = json.loads(latest.source) if latest.source_kind == "manifest" else {}
             return self.sign(
                 body=body, number=number, now=self._now(), content_hash=latest.content_hash,
                 source_kind=latest.source_kind, source=latest.source, provenance=provenance,
-                numbers=latest.capability_numbers,
-                integrations=list(source.get("artifact", {}).get("integrations", [])),
+                numbers=latest.capability_numbers, integrations=integrations_of(latest),
                 summary=summary_of(latest.source_kind, latest.source), keep_vectors=True,
             )
 
@@ -278,12 +346,11 @@ class Publishing:
             provenance = dict(old.get("provenance") or {})
             provenance["resigned"] = f"re-signed: version {latest.version} was signed with " \
                 f"revoked key {latest.key_id}"
-            source = json.loads(latest.source) if latest.source_kind == "manifest" else {}
             return self.sign(
                 body=old["unfragile"], number=number, now=self._now(),
                 content_hash=latest.content_hash, source_kind=latest.source_kind,
                 source=latest.source, provenance=provenance, numbers=latest.capability_numbers,
-                integrations=list(source.get("artifact", {}).get("integrations", [])),
+                integrations=integrations_of(latest),
                 summary=summary_of(latest.source_kind, latest.source), keep_vectors=True,
             )
 
@@ -294,10 +361,12 @@ class Publishing:
         return None
 
     def _append(self, slug: str, build: Any, findings: list[Finding]) -> PublishResult:
+        before = self._store.latest(slug)
         stored, created = append_version(self._store, slug, build)
         if created:
             log.info("stored %s version %d", slug, stored.version)
             self._after_write(slug)
+            self.rescore_partners(slug, integrations_of(before) if before else [])
         return PublishResult(stored, created, findings)
 
     def sign(

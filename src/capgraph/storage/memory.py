@@ -245,6 +245,10 @@ class MemoryStore:
         return sum(slug in targets for src, targets in self._state.integrations.items()
                    if src != slug)
 
+    def referrers(self, slug: str) -> list[str]:
+        return sorted(src for src, targets in self._state.integrations.items()
+                      if src != slug and slug in targets)
+
     def existing(self, slugs: Sequence[str]) -> list[str]:
         return [s for s in slugs if s in self._state.versions]
 

@@ -174,6 +174,11 @@ class PostgresStore:
                         (slug, slug))
         return int(row[0]) if row else 0
 
+    def referrers(self, slug: str) -> list[str]:
+        return [str(r[0]) for r in self._rows(
+            "SELECT src FROM integrations WHERE dst = %s AND src != %s ORDER BY src",
+            (slug, slug))]
+
     def existing(self, slugs: Sequence[str]) -> list[str]:
         if not slugs:
             return []

@@ -193,6 +193,12 @@ class SQLiteStore:
         ).fetchone()
         return int(row[0])
 
+    def referrers(self, slug: str) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT src FROM integrations WHERE dst = ? AND src != ? ORDER BY src", (slug, slug)
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def existing(self, slugs: Sequence[str]) -> list[str]:
         found: set[str] = set()
         for start in range(0, len(slugs), 500):

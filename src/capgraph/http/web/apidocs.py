@@ -3,11 +3,12 @@ scripts from a CDN)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Endpoint", "Parameter", "Section", "api_sections"]
+__all__ = ["Answer", "Endpoint", "Example", "Parameter", "Section", "api_sections"]
 
 _METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -22,6 +23,24 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class Example:
+    """A documented example body: its media type, what it shows, and the text to show."""
+
+    media: str
+    summary: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A documented success answer: status, description and its example body (or "")."""
+
+    status: str
+    description: str
+    example: str
+
+
+@dataclass(frozen=True)
 class Endpoint:
     method: str
     path: str
@@ -29,6 +48,8 @@ class Endpoint:
     parameters: list[Parameter]
     body: list[str]  # accepted request content types
     anchor: str
+    examples: list[Example] = field(default_factory=list)  # request bodies
+    answers: list[Answer] = field(default_factory=list)  # success answers with an example
 
 
 @dataclass(frozen=True)
@@ -45,6 +66,28 @@ def _kind(schema: Mapping[str, Any]) -> str:
               (("minimum", "≥"), ("maximum", "≤"), ("minLength", "length ≥"),
                ("maxLength", "length ≤")) if key in schema]
     return kind + (f" ({', '.join(bounds)})" if bounds else "")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _examples(op: Mapping[str, Any]) -> list[Example]:
+    out = []
+    for media, content in op.get("requestBody", {}).get("content", {}).items():
+        for example in content.get("examples", {}).values():
+            out.append(Example(media, example.get("summary", ""), _text(example["value"])))
+    return out
+
+
+def _answers(op: Mapping[str, Any]) -> list[Answer]:
+    out = []
+    for status, answer in op.get("responses", {}).items():
+        for content in answer.get("content", {}).values():
+            if status.startswith("2") and "example" in content:
+                out.append(Answer(status, answer.get("description", ""),
+                                  _text(content["example"])))
+    return sorted(out, key=lambda a: a.status)
 
 
 def api_sections(openapi: Mapping[str, Any]) -> list[Section]:
@@ -69,6 +112,6 @@ def api_sections(openapi: Mapping[str, Any]) -> list[Section]:
             tag = (op.get("tags") or ["other"])[0]
             sections.setdefault(tag, []).append(Endpoint(
                 method=method.upper(), path=path, summary=summary, parameters=params, body=body,
-                anchor=anchor.strip("-"),
+                anchor=anchor.strip("-"), examples=_examples(op), answers=_answers(op),
             ))
     return [Section(tag, eps) for tag, eps in sections.items()]

@@ -9,14 +9,19 @@ any process), then rebuilt once.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from capgraph.http.web.similarity import Candidate, tokens
+import numpy as np
+
+from capgraph.http.web.similarity import Candidate, CapabilitySpace, tokens
 from capgraph.registry import Registry
 
 __all__ = ["Catalog", "Profile"]
 
 _PAGE = 500
+_TEXT_CACHE = 4_096  # capability texts whose vectors are kept (the compare pages reuse them)
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,42 @@ class Catalog:
         self._generation: int | None = None
         self._profiles: list[Profile] = []
         self._by_slug: dict[str, Profile] = {}
+        self._space = CapabilitySpace({})
+        self._space_generation: int | None = None
+        self._texts: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._texts_lock = threading.Lock()
+
+    def capability_space(self) -> CapabilitySpace:
+        """Every artifact's capability vectors in the search index, as of the catalog's
+        generation; empty without an embedding model. Built on first use after a change
+        (only the alternatives need it), not on every rebuild."""
+        self.profiles()
+        with self._lock:
+            if self._space_generation != self._generation:
+                self._space = CapabilitySpace(self._registry.capability_vectors())
+                self._space_generation = self._generation
+            return self._space
+
+    def text_vectors(self, texts: Sequence[str]) -> np.ndarray | None:
+        """The search model's unit vectors of ``texts`` (one row each), the most recent
+        kept; None without an embedding model."""
+        with self._texts_lock:
+            todo = list(dict.fromkeys(t for t in texts if t not in self._texts))
+        if todo:
+            rows = self._registry.embed_texts(todo)
+            if rows is None:
+                return None
+            with self._texts_lock:
+                for text, row in zip(todo, rows, strict=True):
+                    self._texts[text] = row
+                while len(self._texts) > _TEXT_CACHE:
+                    self._texts.popitem(last=False)
+        with self._texts_lock:
+            known = [self._texts.get(t) for t in texts]
+        if any(v is None for v in known):  # pushed out by a concurrent request: embed again
+            return self._registry.embed_texts(list(texts))
+        return np.stack([v for v in known if v is not None]) if known else \
+            np.zeros((0, 1), dtype=np.float32)
 
     def profiles(self) -> list[Profile]:
         generation = self._registry.generation()

@@ -8,7 +8,12 @@ from typing import Any
 from capgraph.core.passport import COMPONENTS
 from capgraph.http.web.catalog import Profile
 from capgraph.http.web.chart import COMPONENT_LABELS
-from capgraph.http.web.similarity import ALIGN_THRESHOLD, align
+from capgraph.http.web.similarity import (
+    ALIGN_THRESHOLD,
+    EMBED_ALIGN_THRESHOLD,
+    align,
+    align_vectors,
+)
 from capgraph.http.web.views import Page, Site, closest_alternatives, with_query
 
 __all__ = [
@@ -76,6 +81,7 @@ class CompareView:
     alternatives: list[tuple[Profile, float]] = field(default_factory=list)
     choices: list[Profile] = field(default_factory=list)
     threshold: float = ALIGN_THRESHOLD
+    method: str = "tokens"  # how capabilities were aligned: "embeddings" | "tokens"
     message: str = ""
 
     @property
@@ -133,7 +139,7 @@ def _components(a: dict[str, Any], b: dict[str, Any]) -> list[ComponentRow]:
 
 
 def _cap_text(c: dict[str, Any]) -> str:
-    return f"{c['name']} {c['description']}"
+    return f"{c['name']}. {c['description']}"
 
 
 def compare_pair_view(site: Site, a_slug: str, b_slug: str, *,
@@ -141,9 +147,18 @@ def compare_pair_view(site: Site, a_slug: str, b_slug: str, *,
                       alternatives: list[tuple[Profile, float]] | None = None) -> CompareView:
     """``a`` and ``b`` side by side. Raises ``NotFound`` for an unknown slug."""
     a, b = _body(site, a_slug), _body(site, b_slug)
-    rows = align(a["capabilities"], b["capabilities"],
-                 left_text=[_cap_text(c) for c in a["capabilities"]],
-                 right_text=[_cap_text(c) for c in b["capabilities"]])
+    left_text = [_cap_text(c) for c in a["capabilities"]]
+    right_text = [_cap_text(c) for c in b["capabilities"]]
+    vectors = site.catalog.text_vectors(left_text + right_text)
+    threshold, method = ALIGN_THRESHOLD, "tokens"
+    if vectors is None:
+        rows = align(a["capabilities"], b["capabilities"], left_text=left_text,
+                     right_text=right_text)
+    else:
+        threshold, method = EMBED_ALIGN_THRESHOLD, "embeddings"
+        rows = align_vectors(a["capabilities"], b["capabilities"],
+                             left_vectors=vectors[:len(left_text)],
+                             right_vectors=vectors[len(left_text):])
     path = (with_query("/compare", artifact=target.slug) if target
             else f"/compare/{a_slug}{SEPARATOR}{b_slug}")
     na, nb = a["artifact"]["name"], b["artifact"]["name"]
@@ -153,7 +168,8 @@ def compare_pair_view(site: Site, a_slug: str, b_slug: str, *,
                   description=f"{na} and {nb} compared: capabilities and trust."),
         a=_side(a), b=_side(b), components=_components(a, b),
         capabilities=[CapabilityRow(r.left, r.right, r.similarity) for r in rows],
-        target=target, alternatives=alternatives or [], choices=site.catalog.profiles(),
+        threshold=threshold, method=method, target=target, alternatives=alternatives or [],
+        choices=site.catalog.profiles(),
     )
 
 
@@ -175,7 +191,7 @@ def compare_picker_view(site: Site, *, artifact: str = "") -> CompareView:
             page=Page(title=f"Alternatives to {target.name}",
                       path=with_query("/compare", artifact=target.slug)),
             target=target, choices=choices,
-            message="No other artifact shares a capability category or capability words yet.",
+            message="No other artifact is similar to it in the registry yet.",
         )
     return compare_pair_view(site, target.slug, alternatives[0][0].slug, target=target,
                              alternatives=alternatives)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
+from capgraph.core.invocation import Invocation, invocation_for, missing_sentence
 from capgraph.core.offline import verify_envelope, verify_inclusion
 from capgraph.core.taxonomy import ARTIFACT_TYPES
 from capgraph.errors import CapgraphError, ProofInvalid, SignatureInvalid
@@ -212,8 +213,24 @@ class ArtifactView:
         """The declared execution facts that are set, as (label, value) pairs."""
         ex = self.declared.get("execution") or {}
         labels = (("protocol", "Protocol"), ("auth_method", "Authentication"),
-                  ("endpoint", "Endpoint"), ("command", "Command"), ("install", "Install"))
+                  ("auth_header", "Key header"), ("endpoint", "Endpoint"), ("method", "Method"),
+                  ("path", "Path"), ("command", "Command"), ("install", "Install"))
         return [(label, str(ex[key])) for key, label in labels if ex.get(key)]
+
+    @property
+    def invocation(self) -> Invocation:
+        """How to call it, from the declared execution facts alone (what resolve answers)."""
+        return invocation_for(slug=self.slug, artifact_type=self.artifact["type"],
+                              url=self.artifact["url"], execution=self.declared.get("execution"),
+                              requires=self.requirements)
+
+    @property
+    def invocation_gaps(self) -> str:
+        """A sentence naming the execution facts the snippet had to leave open."""
+        if not self.declared:
+            return ("This passport was imported: it carries no declared execution facts, so "
+                    "there is no call to show beyond the artifact's URL.")
+        return missing_sentence(self.invocation.missing)
 
     @property
     def risk_source(self) -> str:
@@ -303,8 +320,13 @@ def artifact_view(site: Site, slug: str) -> ArtifactView:
 
 def closest_alternatives(catalog: Catalog, target: Profile, limit: int = 3
                          ) -> list[tuple[Profile, float]]:
-    """The artifacts most like ``target`` (see ``similarity.py``), best first."""
+    """The artifacts most like ``target`` (see ``similarity.py``), best first: by the search
+    index's vectors, or by token overlap when the registry has no embedding model."""
     profiles = {p.slug: p for p in catalog.profiles()}
+    space = catalog.capability_space()
+    if space:
+        return [(profiles[slug], s) for slug, s in space.closest(target.slug, limit=limit * 2)
+                if slug in profiles][:limit]
     found = closest(target.candidate, (p.candidate for p in profiles.values()), limit=limit)
     return [(profiles[c.slug], s) for c, s in found]
 
