@@ -31,7 +31,7 @@ import httpx
 import pytest
 
 from capgraph.core import translog
-from capgraph.core.checkpoint import Checkpoint, parse_checkpoint
+from capgraph.core.checkpoint import Checkpoint, NoteVerifier, parse_checkpoint
 from tests.conftest import Server, stop_server
 from tests.integration.conftest import (
     ServerLog,
@@ -43,7 +43,7 @@ from tests.integration.conftest import (
     write_manifest,
 )
 from tests.integration.hostlab import PG_BIN, HostLab, OwnPostgres, OwnRedis, start_host
-from tests.integration.logaudit import audit, checkpoint, demo_manifest, verifier_of
+from tests.integration.logaudit import audit, demo_manifest, verifier_of
 from tests.integration.test_postgres_faults import _audit_tables
 
 YAML = "application/yaml"
@@ -261,7 +261,7 @@ def _publisher(url: str, secret: str, name: str, tally: Tally, stop: threading.E
                 return
 
 
-def _monitor(urls: list[str], verifier: object, tally: Tally, stop: threading.Event) -> None:
+def _monitor(urls: list[str], verifier: NoteVerifier, tally: Tally, stop: threading.Event) -> None:
     """A monitor reading both hosts' checkpoints throughout."""
     clients = [httpx.Client(base_url=u, timeout=20) for u in urls]
     try:
@@ -275,7 +275,7 @@ def _monitor(urls: list[str], verifier: object, tally: Tally, stop: threading.Ev
                     tally.hangs.append(f"checkpoint: {exc!r}")
                 return
             if _classify(response, tally, "checkpoint"):
-                head = parse_checkpoint(response.text, verifier)  # type: ignore[arg-type]
+                head = parse_checkpoint(response.text, verifier)
                 with tally.lock:
                     tally.checkpoints.append(head)
     finally:
