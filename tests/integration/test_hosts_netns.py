@@ -170,6 +170,13 @@ def test_two_namespaced_hosts_share_one_log_and_see_each_others_writes(
         print(f"cross-host visibility ({lab.hosts.mode}): median "
               f"{statistics.median(delays) * 1e3:.1f} ms, max {max(delays) * 1e3:.1f} ms "
               f"over {len(delays)} writes")
+        # a resolve answered by one host is reported on through the other: one callback secret
+        answer = b.post("/api/v1/resolve", json={"intent": "look up a postcode"}).json()
+        entry = next(e for e in answer["resolved"] if e["artifact"]["slug"] == "shared")
+        report = a.post("/api/feedback", json={
+            "resolveId": answer["resolveId"], "slug": "shared",
+            "callbackToken": entry["callbackToken"], "outcome": "success"})
+        assert report.status_code == 201, report.text
         verifier = verifier_of(a)
         assert audit(a, verifier).head == audit(b, verifier).head
     for log in pair.logs:
