@@ -21,15 +21,13 @@ import ipaddress
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import psycopg
 
-from tests.conftest import Server, free_port
+from tests.conftest import Server, free_port, start_server
 
 PG_BIN = Path(os.environ.get("CAPGRAPH_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 NAMESPACES = "namespaces"
@@ -107,12 +105,6 @@ class HostLab:
         self.host_addresses = addresses
         self.mode = NAMESPACES
 
-    def command(self, host: int, argv: list[str]) -> list[str]:
-        """``argv`` run on test host ``host`` (0-based)."""
-        if self.mode == NAMESPACES:
-            return ["ip", "netns", "exec", self.namespaces[host], *argv]
-        return argv
-
     def describe(self) -> str:
         if self.mode == NAMESPACES:
             return (f"hosts as network namespaces {', '.join(self.namespaces)} on {self.subnet} "
@@ -129,26 +121,9 @@ class HostLab:
 
 def start_host(lab: HostLab, host: int, data_dir: Path, env: dict[str, str]) -> Server:
     """`capgraph serve` on test host ``host`` with ``data_dir``, answering on its address."""
-    address = lab.host_addresses[host]
-    port = 8000 if lab.mode == NAMESPACES else free_port()
-    process = subprocess.Popen(
-        lab.command(host, [sys.executable, "-m", "capgraph.cli", "serve", "--host", address,
-                           "--port", str(port)]),
-        env={**os.environ, **env, "CAPGRAPH_DATA_DIR": str(data_dir)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://{address}:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"host exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                return Server(url, data_dir, process)
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("host did not answer within 90 s")
+    prefix = ["ip", "netns", "exec", lab.namespaces[host]] if lab.mode == NAMESPACES else []
+    return start_server(data_dir, host=lab.host_addresses[host], prefix=prefix, env=env,
+                        port=8000 if lab.mode == NAMESPACES else None, wait=90)
 
 
 class OwnPostgres:
