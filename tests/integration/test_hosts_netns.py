@@ -1,6 +1,6 @@
 """Two hosts as network namespaces of the test's own (``ip netns``, veth on a bridge, made and
 removed by this module; separate processes on 127.0.0.1 where namespaces cannot be made, and
-the mode that ran is printed and recorded as the junit property ``hosts_mode``), each host a
+the mode that ran is printed and recorded as the junit suite property ``hosts_mode``), each host a
 `capgraph serve` with a data dir of its own and the same key ring, on a PostgreSQL 15 cluster and
 a Redis of the test's own that listen on the root namespace's side of the bridge.
 
@@ -57,11 +57,12 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
+def lab(record_testsuite_property: Callable[[str, object], None]) -> Iterator[Lab]:
     if not (PG_BIN / "initdb").is_file() or shutil.which("redis-server") is None:
         pytest.skip(f"needs PostgreSQL 15 binaries in {PG_BIN} and redis-server")
     hosts = HostLab()
     print(f"\nmulti-host mode: {hosts.describe()}")
+    record_testsuite_property("hosts_mode", hosts.mode)  # in the junit report
     try:
         postgres = OwnPostgres(hosts.server_address, hosts.subnet)
         try:
@@ -70,11 +71,6 @@ def lab() -> Iterator[Lab]:
             postgres.close()
     finally:
         hosts.close()
-
-
-@pytest.fixture(autouse=True)
-def _mode(lab: Lab, record_property: Callable[[str, object], None]) -> None:
-    record_property("hosts_mode", lab.hosts.mode)
 
 
 @dataclass
@@ -317,10 +313,10 @@ def test_postgres_restarted_and_stopped_mid_burst_loses_nothing_and_hosts_recove
             thread.start()
         restarts = stops = 0
         try:
-            _wait_for_more(tally, 5)
+            _wait_for_more(tally, 4)
             lab.postgres.restart()  # pg_ctl restart -m fast: every connection cut
             restarts += 1
-            _wait_for_more(tally, 5)  # both hosts' pools reconnected on their own
+            _wait_for_more(tally, 4)  # both hosts' pools reconnected on their own
             lab.postgres.stop()
             stops += 1
             away = time.monotonic()
@@ -333,7 +329,7 @@ def test_postgres_restarted_and_stopped_mid_burst_loses_nothing_and_hosts_recove
                         assert int(response.headers["retry-after"]) >= 1
             time.sleep(max(0.0, 1.5 - (time.monotonic() - away)))
             lab.postgres.start()
-            _wait_for_more(tally, 5)
+            _wait_for_more(tally, 4)
         finally:
             stop.set()
             for thread in threads:
