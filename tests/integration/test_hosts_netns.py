@@ -361,7 +361,7 @@ def test_postgres_restarted_and_stopped_mid_burst_loses_nothing_and_hosts_recove
         unacknowledged = len(tally.attempted - tally.acknowledged)
         print(f"PostgreSQL faults ({lab.hosts.mode}): restarts: {restarts}, stop/start: {stops}, "
               f"acknowledged: {len(tally.acknowledged)}, unacknowledged: {unacknowledged}, "
-              f"lost: {len(lost)}, 503 with Retry-After: {tally.unavailable + 4}, 500: "
+              f"lost: {len(lost)}, 503 with Retry-After: {tally.unavailable} + 4 probes, 500: "
               f"{len(tally.server_errors)}, hangs: {len(tally.hangs)}, checkpoints checked: "
               f"{len(tally.checkpoints)}")
     for log in pair.logs:
