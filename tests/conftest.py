@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,16 +77,20 @@ def run_cli(data_dir: Path, *args: str, check: bool = True,
     )
 
 
-def start_server(data_dir: Path, *extra: str, workers: int = 1) -> Server:
-    port = free_port()
-    env = {**os.environ, "CAPGRAPH_DATA_DIR": str(data_dir)}
+def start_server(data_dir: Path, *extra: str, workers: int = 1, host: str = "127.0.0.1",
+                 port: int | None = None, prefix: Sequence[str] = (),
+                 env: Mapping[str, str] | None = None, wait: float = 60) -> Server:
+    """`capgraph serve` on ``host``:``port`` (a free one by default), its command run under
+    ``prefix`` (e.g. ``ip netns exec NS``), once its health check answers."""
+    port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "capgraph.cli", "serve", "--port", str(port),
-         "--workers", str(workers), *extra],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [*prefix, sys.executable, "-m", "capgraph.cli", "serve", "--host", host, "--port",
+         str(port), "--workers", str(workers), *extra],
+        env={**os.environ, **(env or {}), "CAPGRAPH_DATA_DIR": str(data_dir)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    url = f"http://{host}:{port}"
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
@@ -96,7 +100,7 @@ def start_server(data_dir: Path, *extra: str, workers: int = 1) -> Server:
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError("server did not answer within 60 s")
+    raise RuntimeError(f"server did not answer within {wait} s")
 
 
 def stop_server(server: Server) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -158,3 +159,18 @@ def test_signing_key_repr_shows_no_key_material(tmp_path: Path) -> None:
     pem_body = "".join(key.to_pem().decode().splitlines()[1:-1])
     assert pem_body not in repr(key)
     assert repr(key) == f"SigningKey(kid={key.kid!r})"
+
+
+def test_the_log_key_comes_with_the_secrets_every_host_must_share(tmp_path: Path) -> None:
+    """A ring copied to a second host after the first passport (docs/SCALING.md step 3) holds
+    the rate-limit and callback secrets: a host never makes its own, which would split the
+    shared Redis buckets and refuse the other host's callback tokens."""
+    first = FileKeyStore(tmp_path / "a" / "keys")
+    first.secret("callback")  # made earlier by a resolve: kept, not replaced
+    callback = first.secret("callback")
+    first.log_key(FIXED_NOW, "registry.example/log")
+    assert mode(tmp_path / "a" / "keys" / "ratelimit.secret") == 0o600
+    copied = shutil.copytree(tmp_path / "a" / "keys", tmp_path / "b" / "keys")
+    second = FileKeyStore(copied)
+    assert second.secret("ratelimit") == first.secret("ratelimit")
+    assert second.secret("callback") == callback

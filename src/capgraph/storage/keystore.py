@@ -29,6 +29,11 @@ __all__ = ["FileKeyStore"]
 
 log = logging.getLogger(__name__)
 
+# Secrets every host of one registry must hold alike (rate-limit buckets in a shared Redis,
+# resolve callback tokens redeemed on any host): made with the log key, so a key ring copied
+# to other hosts after the first passport (docs/SCALING.md) carries them.
+SHARED_SECRETS = ("ratelimit", "callback")
+
 
 class FileKeyStore:
     def __init__(self, directory: Path) -> None:
@@ -112,6 +117,9 @@ class FileKeyStore:
             self._write_private(path, key.to_pem())
             info = {"created_at": key.created_at, "origin": origin}
             self._write_private(meta, json.dumps(info).encode())
+            for name in SHARED_SECRETS:
+                if not (self.directory / f"{name}.secret").exists():
+                    self._write_private(self.directory / f"{name}.secret", os.urandom(32))
             log.info("generated log key %s for origin %s", key.kid, origin)
             return key, origin
 
