@@ -28,7 +28,7 @@ class Reading:
         self._public_url = public_url.rstrip("/")
         self._envelopes: dict[str, tuple[int, bytes]] = {}  # slug -> (generation, envelope)
         self._envelope_lock = threading.Lock()
-        self._versions: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._versions: OrderedDict[tuple[str, int], tuple[bytes, bytes]] = OrderedDict()
 
     @property
     def public_url(self) -> str:
@@ -90,15 +90,21 @@ class Reading:
 
     def _version_envelope(self, slug: str, version: int, stored: StoredVersion | None = None
                           ) -> bytes:
+        """A version's envelope for the public URL, cached. When the caller has just read the
+        stored version (the latest-version path, after a write), the cached envelope is used
+        only if it holds those very passport bytes: what the store holds is what is served,
+        even if its bytes were changed behind the registry's back (pages then show the
+        signature and the log entry failing on the same bytes)."""
         key = (slug, version)
         with self._envelope_lock:
-            data = self._versions.get(key)
-            if data is not None:
+            cached = self._versions.get(key)
+            if cached is not None and (stored is None or cached[0] == stored.passport):
                 self._versions.move_to_end(key)
-                return data
-        data = self._envelope(stored or self.passport(slug, version=version), self._public_url)
+                return cached[1]
+        current = stored or self.passport(slug, version=version)
+        data = self._envelope(current, self._public_url)
         with self._envelope_lock:
-            self._versions[key] = data
+            self._versions[key] = (current.passport, data)
             if len(self._versions) > VERSIONS_CACHED:
                 self._versions.popitem(last=False)
         return data
