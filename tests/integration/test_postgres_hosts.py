@@ -21,7 +21,6 @@ import pytest
 
 from capgraph.core.feedback import PER_CLIENT_CAP
 from capgraph.storage.postgres_schema import LATEST
-
 from tests import pg
 from tests.conftest import Server
 from tests.integration.conftest import (
