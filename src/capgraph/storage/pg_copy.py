@@ -114,8 +114,9 @@ def copy_sqlite_to_postgres(source_path: Path, target_url: str) -> CopyReport:
                 generation = target.execute(
                     "SELECT generation FROM meta WHERE id = 1 FOR UPDATE").fetchone()
                 _check_empty(target)
-                # A host on the empty target may have made a salt: no stored report was
-                # hashed with it (there are none), so the source's salts replace it.
+                # A host tried on the empty target may have made a salt: no stored report
+                # was hashed with it (there are none), so the source's salts replace it
+                # (hosts are started on the copy after it, as docs/SCALING.md says).
                 target.execute("DELETE FROM client_salts")
                 for table, columns, order, booleans in _TABLES:
                     rows = _rows(source, table, columns, order, booleans)
