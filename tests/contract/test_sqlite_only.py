@@ -97,14 +97,45 @@ def test_sqlite_events_live_in_their_own_database_beside_the_main_one(
 
 OWNERSHIP_MIGRATION = next(i for i, m in enumerate(sqlite_schema.MIGRATIONS)
                           if "CREATE TABLE publishers" in m)
+SALTS_MIGRATION = next(i for i, m in enumerate(sqlite_schema.MIGRATIONS)
+                       if "CREATE TABLE client_salts" in m)
+
+
+def undo_salts(conn: sqlite3.Connection) -> None:
+    """Back to the schema before the daily client salts moved into the database."""
+    conn.execute("DROP TABLE client_salts")
+    conn.execute(f"PRAGMA user_version = {SALTS_MIGRATION}")
 
 
 def undo_ownership(conn: sqlite3.Connection) -> None:
     """Back to the schema before publishers, ownership and claims."""
+    undo_salts(conn)
     for table in ("claims", "ownership", "publishers"):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("ALTER TABLE api_keys DROP COLUMN publisher_id")
     conn.execute(f"PRAGMA user_version = {OWNERSHIP_MIGRATION}")
+
+
+def test_sqlite_a_database_from_before_client_salts_gets_their_table(path: Path) -> None:
+    store = SQLiteStore(path)
+    append(store, "ant")
+    store.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    undo_salts(conn)
+    conn.close()
+    assert "client_salts" not in tables(path)
+
+    reopened = SQLiteStore(path)
+    try:
+        assert reopened._conn().execute("PRAGMA user_version").fetchone()[0] == len(
+            sqlite_schema.MIGRATIONS)
+        assert "client_salts" in tables(path)
+        assert reopened.existing_salt("20261101") is None
+        salt = reopened.daily_salt("20261101")
+        assert len(salt) == 32 and reopened.existing_salt("20261101") == salt
+        assert [v.version for v in reopened.versions("ant")] == [1]
+    finally:
+        reopened.close()
 
 
 def test_sqlite_a_database_from_before_publishers_makes_each_key_its_own_publisher(

@@ -1,15 +1,18 @@
 """`capgraph db copy`: an embedded registry moves into PostgreSQL whole (versions, log, API
-keys, publishers and ownership, feedback, events) and the copy proves itself (same root and
-same signed checkpoint at the old size); a server on the copy serves the same bytes."""
+keys, publishers and ownership, feedback, events, the day's client salt) and the copy proves
+itself (same root and same signed checkpoint at the old size); a server on the copy serves
+the same bytes."""
 
 from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from tests import pg
@@ -60,6 +63,14 @@ def test_copy_moves_everything_and_proves_the_log(tmp_path: Path, target: str,
     assert f"log size {before.head.size}" in out
     assert re.search(r"copied\s+1 feedback", out), out
     assert re.search(r"copied\s+[1-9]\d* resolves", out), out
+    # The day's client salt too: the reporter stays the same client to the cap after the move.
+    assert re.search(r"copied\s+1 client_salts", out), out
+    sqlite_db = sqlite3.connect(f"file:{data / 'capgraph.db'}?mode=ro", uri=True)
+    salts = sqlite_db.execute("SELECT day, salt FROM client_salts").fetchall()
+    sqlite_db.close()
+    with psycopg.connect(target) as conn:
+        assert [(d, bytes(s)) for d, s in conn.execute(
+            "SELECT day, salt FROM client_salts").fetchall()] == salts
 
     again = invoke(data, "db", "copy", "--from", source, "--to", target, check=False)
     assert again.returncode == 1 and "not empty" in again.stderr

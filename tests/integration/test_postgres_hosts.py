@@ -16,8 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
+from capgraph.core.feedback import PER_CLIENT_CAP
+from capgraph.storage.postgres_schema import LATEST
 from tests import pg
 from tests.conftest import Server
 from tests.integration.conftest import (
@@ -54,10 +57,28 @@ def test_migrate_brings_the_schema_up_and_hosts_refuse_it_before(
     assert "Traceback" not in refused.stderr
 
     first = invoke(tmp_path, "db", "migrate", env=env)
-    assert "applied migrations 1" in first.stdout
+    assert f"applied migrations {', '.join(map(str, range(1, LATEST + 1)))};" in first.stdout
     again = invoke(tmp_path, "db", "migrate", env=env)
-    assert "up to date (version 1)" in again.stdout
+    assert f"up to date (version {LATEST})" in again.stdout
     assert invoke(tmp_path, "keys", "list", env=env).returncode == 0
+
+
+def test_a_database_of_schema_1_is_refused_until_migrate_adds_the_client_salts(
+        database: str, tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "migrate")
+    secret = invoke(tmp_path, "keys", "create", "--name", "older").stdout.strip()
+    with psycopg.connect(database, autocommit=True) as conn:  # as schema 1 left it
+        conn.execute("DROP TABLE client_salts")
+        conn.execute("UPDATE schema_version SET version = 1")
+    refused = invoke(tmp_path, "serve", check=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"schema version 1, this capgraph needs {LATEST}" in refused.stderr
+
+    assert "applied migrations 2;" in invoke(tmp_path, "db", "migrate").stdout
+    listed = invoke(tmp_path, "keys", "list").stdout
+    assert "older" in listed and secret not in listed
+    with psycopg.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM client_salts").fetchone() == (0,)
 
 
 @pytest.fixture
@@ -155,3 +176,32 @@ def test_concurrent_publishes_of_one_slug_through_two_hosts_get_contiguous_versi
         seen_a, seen_b = audit(a, verifier), audit(b, verifier)
         assert seen_a.head == seen_b.head
         assert seen_a.slugs["contended"] == threads * per_thread
+
+
+def test_one_client_reporting_through_two_hosts_is_one_client_to_the_feedback_cap(
+        hosts: tuple[Server, Server, str], database: str) -> None:
+    """The per-client cap counts an address by its salted hash; the daily salt is in the
+    shared database, so both hosts hash 127.0.0.1 to the same id (with a salt of each host's
+    own, this client would count as two: twice the cap)."""
+    host_a, host_b, _ = hosts
+    statuses: list[int] = []
+    with client_for(host_a.url) as a, client_for(host_b.url) as b:
+        for n in range(2 * PER_CLIENT_CAP):
+            client = (a, b)[n % 2]
+            answer = client.post("/api/v1/resolve", json={"intent": "look up a postcode"})
+            entry = answer.json()["resolved"][0]
+            assert entry["artifact"]["slug"] == "first"
+            report = client.post("/api/feedback", json={
+                "resolveId": answer.json()["resolveId"], "slug": "first",
+                "callbackToken": entry["callbackToken"], "outcome": "success"})
+            statuses.append(report.status_code)
+        # reported through both hosts, counted up to the cap once: the rest are stored only
+        assert statuses == [201] * PER_CLIENT_CAP + [202] * PER_CLIENT_CAP, statuses
+        outcomes = [json.loads(c.get("/api/v1/passport/first").content)["passport"]["unfragile"]
+                    ["trust"]["observed_outcomes"] for c in (a, b)]
+        assert outcomes[0] == outcomes[1]
+    with psycopg.connect(database) as conn:
+        clients = conn.execute("SELECT DISTINCT client FROM feedback").fetchall()
+        days = conn.execute("SELECT day FROM client_salts").fetchall()
+    assert len(clients) == 1 and len(days) == 1
+    assert not [p for h in (host_a, host_b) for p in Path(h.data_dir).rglob("client-salt-*")]

@@ -1,12 +1,12 @@
 """The interfaces the registry needs from the outside world, and the records they exchange.
 
 Storage is split into narrow read protocols (versions, the transparency log, index feeds,
-events, feedback, API keys) and one write primitive, ``Store.write()``: a transaction in which
-every write of one use case happens, all or nothing, serialised with every other write
-transaction of every thread and process. Rules that are the same for every backend (how a
-log leaf and its nodes are appended, which index rows a version writes, the per-client
-feedback cap, card filling) live above the adapters, in ``registry/``; an adapter only
-translates these calls to its database.
+events, feedback, API keys), the daily client salts, and one write primitive,
+``Store.write()``: a transaction in which every write of one use case happens, all or nothing,
+serialised with every other write transaction of every thread and process. Rules that are
+the same for every backend (how a log leaf and its nodes are appended, which index rows a
+version writes, the per-client feedback cap, card filling) live above the adapters, in
+``registry/``; an adapter only translates these calls to its database.
 
 Adapters: ``storage/memory.py`` (tests, throwaway registries), ``storage/sqlite.py`` (the
 default) and ``storage/postgres.py`` (several hosts on one database). ``tests/contract/``
@@ -51,6 +51,7 @@ __all__ = [
     "ArtifactCard",
     "ArtifactSummary",
     "ClaimRecord",
+    "ClientSalts",
     "CountedReport",
     "DocumentFetcher",
     "Embedder",
@@ -187,6 +188,24 @@ class FeedbackStore(Protocol):
         ...
 
 
+class ClientSalts(Protocol):
+    """The daily random salts client addresses are hashed with (docs/PRIVACY.md), kept in the
+    database so that every host sharing it hashes an address to the same id."""
+
+    def daily_salt(self, day: str) -> bytes:
+        """The salt of ``day`` (``YYYYMMDD``, UTC): 32 random bytes stored on first use, the
+        stored ones after, whichever host or process asks (the first insert wins)."""
+        ...
+
+    def existing_salt(self, day: str) -> bytes | None:
+        """The salt of ``day`` if one is stored (never made here)."""
+        ...
+
+    def prune_salts(self, *, before: str) -> int:
+        """Delete the salts of days before ``before``; how many were deleted."""
+        ...
+
+
 class ApiKeyStore(Protocol):
     def api_key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None: ...
 
@@ -283,8 +302,8 @@ class WriteTransaction(Protocol):
     def set_claim_status(self, claim_id: str, status: str) -> None: ...
 
 
-class Store(VersionStore, LogStore, IndexFeeds, EventStore, FeedbackStore, ApiKeyStore,
-            OwnershipStore, Protocol):
+class Store(VersionStore, LogStore, IndexFeeds, EventStore, FeedbackStore, ClientSalts,
+            ApiKeyStore, OwnershipStore, Protocol):
     """Durable storage: every read protocol, and the write transaction."""
 
     def write(self) -> AbstractContextManager[WriteTransaction]:
@@ -400,10 +419,6 @@ class KeyRing(Protocol):
 
     def secret(self, name: str) -> bytes:
         """A named random secret kept with the keys (owner-only), made on first use."""
-        ...
-
-    def existing_secret(self, name: str) -> bytes | None:
-        """A named secret if it exists (never made here)."""
         ...
 
     def prune_secrets(self, prefix: str, *, keep: int) -> None:

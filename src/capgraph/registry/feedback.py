@@ -61,20 +61,33 @@ class Reporting:
         self._publishing = publishing
         self._secret = callback_secret
         self._now = now
+        self._day = ""  # the UTC day salts were last pruned on, by this process
+        self._salts: dict[str, bytes] = {}  # stored salts never change: read once a process
 
     def client_ids(self, address: str) -> tuple[str, ...]:
         """The address's id today (what a report stores), then its id under yesterday's salt
         while that salt is kept: compared with stored reports only, never stored, so that the
         per-client cap over the last 24 hours does not start afresh when the salt changes at
-        midnight UTC. Salts change daily and are deleted after two days (docs/PRIVACY.md)."""
+        midnight UTC. The salts are in the store, the same for every host sharing it; each
+        day's is made on first use and deleted two days later (docs/PRIVACY.md)."""
         now = self._now()
-        salt = self._keys.secret(f"client-salt-{now:%Y%m%d}")
-        self._keys.prune_secrets("client-salt-", keep=2)
-        ids = [_hashed(salt, address)]
-        earlier = self._keys.existing_secret(f"client-salt-{now - timedelta(days=1):%Y%m%d}")
-        if earlier is not None:
-            ids.append(_hashed(earlier, address))
-        return tuple(ids)
+        today, yesterday = f"{now:%Y%m%d}", f"{now - timedelta(days=1):%Y%m%d}"
+        if self._day != today:
+            self._store.prune_salts(before=yesterday)
+            # Salts were files of each host's key ring before they moved to the store.
+            self._keys.prune_secrets("client-salt-", keep=0)
+            self._salts = {d: s for d, s in self._salts.items() if d >= yesterday}
+            self._day = today
+        salts = [self._salt(today, make=True), self._salt(yesterday, make=False)]
+        return tuple(_hashed(salt, address) for salt in salts if salt is not None)
+
+    def _salt(self, day: str, *, make: bool) -> bytes | None:
+        salt = self._salts.get(day)
+        if salt is None:
+            salt = self._store.daily_salt(day) if make else self._store.existing_salt(day)
+            if salt is not None:
+                self._salts[day] = salt
+        return salt
 
     def report(self, payload: Any, *, client: str, same_client: Sequence[str] = ()
                ) -> FeedbackResult:

@@ -131,14 +131,6 @@ class FileKeyStore:
                 self._write_private(path, os.urandom(32))
             return path.read_bytes()
 
-    def existing_secret(self, name: str) -> bytes | None:
-        """A named secret if it exists (never made here)."""
-        path = self.directory / f"{name}.secret"
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            return None
-
     def prune_secrets(self, prefix: str, *, keep: int) -> None:
         """Delete all but the ``keep`` newest secrets whose name starts with ``prefix``
         (names sort by date)."""

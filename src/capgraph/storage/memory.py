@@ -6,6 +6,7 @@ works on a copy-on-write journal, so a block that raises leaves nothing behind.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -204,6 +205,7 @@ class MemoryStore:
         self._generation = 0
         self._resolves: dict[tuple[str, str], ResolveRecord] = {}
         self._matches: dict[str, MatchRecord] = {}
+        self._salts: dict[str, bytes] = {}
 
     @contextmanager
     def write(self) -> Iterator[_Transaction]:
@@ -314,6 +316,21 @@ class MemoryStore:
 
     def counted_feedback(self, slug: str) -> list[CountedReport]:
         return _Transaction(self._state).counted_feedback(slug)
+
+    # -- client salts ------------------------------------------------------------------------
+    def daily_salt(self, day: str) -> bytes:
+        with self._lock:
+            return self._salts.setdefault(day, os.urandom(32))
+
+    def existing_salt(self, day: str) -> bytes | None:
+        return self._salts.get(day)
+
+    def prune_salts(self, *, before: str) -> int:
+        with self._lock:
+            old = [day for day in self._salts if day < before]
+            for day in old:
+                del self._salts[day]
+            return len(old)
 
     # -- API keys ----------------------------------------------------------------------------
     def api_key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None:

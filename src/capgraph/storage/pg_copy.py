@@ -46,6 +46,9 @@ _TABLES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("events.resolves", "resolve_id, slug, cap_id, intent, confidence, created_at",
      "resolve_id, slug", ()),
     ("events.matches", "match_id, slug, cap_id, query, confidence, created_at", "match_id", ()),
+    # Copied, though a salt lives two days at most: new salts mid-day would give every client
+    # a new id, and the per-client feedback cap would start afresh for the copied reports.
+    ("client_salts", "day, salt", "day", ()),
 ]
 
 
@@ -111,6 +114,10 @@ def copy_sqlite_to_postgres(source_path: Path, target_url: str) -> CopyReport:
                 generation = target.execute(
                     "SELECT generation FROM meta WHERE id = 1 FOR UPDATE").fetchone()
                 _check_empty(target)
+                # A host tried on the empty target may have made a salt: no stored report
+                # was hashed with it (there are none), so the source's salts replace it
+                # (hosts are started on the copy after it, as docs/SCALING.md says).
+                target.execute("DELETE FROM client_salts")
                 for table, columns, order, booleans in _TABLES:
                     rows = _rows(source, table, columns, order, booleans)
                     name = table.removeprefix("events.")

@@ -18,6 +18,7 @@ retries (it may have committed).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -291,6 +292,31 @@ class PostgresStore:
             "WHERE slug = %s AND counted ORDER BY seq", (slug,))
         return [CountedReport(str(r[0]), str(r[1]), str(r[2]), float(r[3]), str(r[4]))
                 for r in rows]
+
+    # -- client salts ------------------------------------------------------------------------
+    def daily_salt(self, day: str) -> bytes:
+        found = self.existing_salt(day)
+        if found is not None:
+            return found
+        # Two autocommit statements: a host racing this one either inserts first (this
+        # insert then waits for its commit and does nothing) or finds this one's row; the
+        # read after sees whichever salt won. No meta lock: caches need not see a salt.
+        with self._connection() as conn:
+            conn.execute("INSERT INTO client_salts (day, salt) VALUES (%s, %s) "
+                         "ON CONFLICT DO NOTHING", (day, os.urandom(32)))
+            row = conn.execute("SELECT salt FROM client_salts WHERE day = %s",
+                               (day,)).fetchone()
+        if row is None:
+            raise StorageError(f"the salt of {day} vanished as it was made")
+        return bytes(row[0])
+
+    def existing_salt(self, day: str) -> bytes | None:
+        row = self._row("SELECT salt FROM client_salts WHERE day = %s", (day,))
+        return bytes(row[0]) if row else None
+
+    def prune_salts(self, *, before: str) -> int:
+        with self._connection() as conn:
+            return conn.execute("DELETE FROM client_salts WHERE day < %s", (before,)).rowcount
 
     # -- API keys ----------------------------------------------------------------------------
     def api_key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None:

@@ -175,6 +175,9 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     )
     """,
+    # 2: the daily salts client addresses are hashed with, shared by every host (they were
+    # files in each host's key ring: a client reporting through k hosts was k clients).
+    "CREATE TABLE client_salts (day TEXT PRIMARY KEY, salt BYTEA NOT NULL)",
 ]
 
 LATEST = len(MIGRATIONS)

@@ -315,6 +315,26 @@ class SQLiteStore:
     def counted_feedback(self, slug: str) -> list[CountedReport]:
         return sqlite_tx.counted_feedback(self._conn(), slug)
 
+    # -- client salts ------------------------------------------------------------------------
+    def daily_salt(self, day: str) -> bytes:
+        found = self.existing_salt(day)
+        if found is not None:
+            return found
+        with self._immediate() as conn:  # not write(): a salt is no change a cache sees
+            conn.execute("INSERT INTO client_salts (day, salt) VALUES (?, ?) "
+                         "ON CONFLICT DO NOTHING", (day, os.urandom(32)))
+            row = conn.execute("SELECT salt FROM client_salts WHERE day = ?", (day,)).fetchone()
+        return bytes(row[0])
+
+    def existing_salt(self, day: str) -> bytes | None:
+        row = self._conn().execute("SELECT salt FROM client_salts WHERE day = ?",
+                                   (day,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def prune_salts(self, *, before: str) -> int:
+        with self._immediate() as conn:
+            return conn.execute("DELETE FROM client_salts WHERE day < ?", (before,)).rowcount
+
     # -- API keys ----------------------------------------------------------------------------
     def api_key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None:
         row = self._conn().execute(

@@ -167,6 +167,9 @@ MIGRATIONS: list[str] = [
         status TEXT NOT NULL
     )
     """,
+    # The daily salts client addresses are hashed with moved here from the key ring's
+    # files, so that hosts sharing a database share them (docs/PRIVACY.md).
+    "CREATE TABLE client_salts (day TEXT PRIMARY KEY, salt BLOB NOT NULL) WITHOUT ROWID",
 ]
 
 
