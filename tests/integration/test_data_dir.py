@@ -144,7 +144,7 @@ def test_every_command_uses_capgraph_data_dir_and_never_prints_the_key(
 
     def cli(*args: str, check: bool = True) -> CliResult:
         result = invoke(data, *args, check=check, env=env)
-        two_words = ("keys", "index", "owners", "claims", "db")
+        two_words = ("keys", "index", "owners", "claims", "db", "static")
         ran.add(" ".join(args[:2]) if args[0] in two_words else args[0])
         outputs.extend([result.stdout, result.stderr])
         return result
@@ -190,6 +190,9 @@ def test_every_command_uses_capgraph_data_dir_and_never_prints_the_key(
     assert "reindexed" in cli("index", "rebuild").stdout
     assert (data / "index" / "vectors.npz").exists()
     assert "artifacts" in cli("index", "status").stdout
+    exported = cli("static", "export", "--dir", str(tmp_path / "static")).stdout
+    assert "envelopes" in exported and (tmp_path / "static" / "api" / "v1" / "log"
+                                        / "checkpoint").exists()
     jwks = json.loads(cli("keys", "jwks").stdout)
     old_kid = envelope["passport"]["keyId"]
     assert old_kid in {k["kid"] for k in jwks["keys"]}
