@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from capgraph.errors import BadRequest
 from capgraph.ports import ArtifactCard, Embedder, IndexFeeds, StoredVersion, VersionStore
 from capgraph.search.cards import card_facts
-from capgraph.search.documents import normalize_intent, query_terms
+from capgraph.search.documents import normalize_intent, query_terms, split_key
 from capgraph.search.keyword import KeywordIndex
 from capgraph.search.learning import LearnedIndex
 from capgraph.search.results import ArtifactMatch, CapabilityMatch, SearchResult, match_score
@@ -37,11 +37,22 @@ from capgraph.search.vectors import VectorIndex
 
 __all__ = ["PRIOR_WEIGHT", "Candidate", "Card", "SearchEngine", "check_query"]
 
+
+def _combine(views: dict[tuple[str, str], list[float]]) -> dict[tuple[str, str], float]:
+    """A capability's (or an artifact's) cosine from its views' cosines."""
+    return {key: VIEW_MAX * max(c) + (1 - VIEW_MAX) * sum(c) / len(c)
+            for key, c in views.items()}
+
+
 PRIOR_WEIGHT = 0.05
 DENSE_WEIGHT = 0.9
 # A query that is, word for word, an intent a capability declares: the builder said this is
 # what it serves, so it outranks any paraphrase match (it still meets the risk gates).
 DECLARED_INTENT_BONUS = 0.5
+# An artifact ranks by the better of its best capability and its own document (name,
+# description, every capability's name) times this share.
+ARTIFACT_SHARE = 1.0
+VIEW_MAX = 1.0
 DENSE_K = 100
 CANDIDATES = 200
 FIRST_CARDS = 16  # cards read in the first batch of a lazy ranking (then 32, 64, ...)
@@ -269,48 +280,61 @@ class SearchEngine:
     def _scored(self, text: str, artifact_type: str | None
                 ) -> dict[str, list[tuple[float, str, float, float]]]:
         """Each matching artifact's capabilities as (-relevance, capability id, raw BM25,
-        cosine), best first (ties by id)."""
+        cosine), best first (ties by id). An artifact whose own document (``ARTIFACT_DOC``)
+        matches better than its best capability gets that relevance as its first entry,
+        under its best capability's id: the artifact ranks by the better of the two."""
         terms = query_terms(text)
         hits = self.keywords.search(terms, limit=CANDIDATES, artifact_type=artifact_type)
         keyword: dict[tuple[str, str], float] = {}
-        for slug, cap_id, score in hits:
+        for slug, key, score in hits:
+            cap_id, _ = split_key(key)
             keyword.setdefault((slug, cap_id), score)
         top = hits[0][2] if hits and hits[0][2] > 0 else 1.0
         dense: dict[tuple[str, str], float] = {}
+        declared = set(self.store.intent_matches(normalize_intent(text),
+                                                 artifact_type=artifact_type))
         if self.embedder is not None and self.vectors is not None:
             query = self.embedder.embed([text])[0]
-            for slug, cap_id, cosine in self.vectors.query(query, k=DENSE_K,
-                                                           artifact_type=artifact_type):
-                dense[(slug, cap_id)] = cosine
-            missing = [k for k in keyword if k not in dense]
-            if missing:
-                dense.update(self.vectors.cosines(query, missing))
+            found = {slug for slug, _, _ in self.vectors.query(query, k=DENSE_K,
+                                                               artifact_type=artifact_type)}
+            # every view of every capability of each artifact either index found, exactly
+            found.update(slug for slug, _ in keyword)
+            found.update(slug for slug, _ in declared)
+            views: dict[tuple[str, str], list[float]] = defaultdict(list)
+            for (slug, key), cosine in self.vectors.artifact_cosines(query,
+                                                                     sorted(found)).items():
+                views[(slug, split_key(key)[0])].append(cosine)
+            dense = _combine(views)
             floor = min(dense.values(), default=0.0)
             weight = DENSE_WEIGHT
         else:
             floor, weight = 0.0, 0.0
-        declared = set(self.store.intent_matches(normalize_intent(text),
-                                                 artifact_type=artifact_type))
-        if declared and self.vectors is not None and self.embedder is not None:
-            dense.update(self.vectors.cosines(query, [k for k in declared if k not in dense]))
         boosts: dict[tuple[str, str], float] = {}
         if self.learning and self.learned is not None and self.embedder is not None:
             boosts = self.learned.boosts(query)
         # Sorted as tuples: best first, ties by id (this loop runs over ~300 capabilities).
         scored: dict[str, list[tuple[float, str, float, float]]] = defaultdict(list)
+        whole: dict[str, tuple[float, float, float]] = {}
         keyword_part = (1 - weight) / top
         for key in keyword.keys() | dense.keys() | declared:
             raw = keyword.get(key, 0.0)
             cosine = dense.get(key, floor)
             relevance = weight * cosine + keyword_part * raw
+            if not key[1]:  # the artifact's own document
+                whole[key[0]] = (relevance, raw, cosine)
+                continue
             if key in declared:
                 relevance += DECLARED_INTENT_BONUS
             if boosts:
                 relevance += boosts.get(key, 0.0)
             scored[key[0]].append((-relevance, key[1], raw, cosine))
-        for caps in scored.values():
+        for slug, caps in scored.items():
             if len(caps) > 1:
                 caps.sort()
+            found = whole.get(slug)
+            if found is not None and ARTIFACT_SHARE * found[0] > -caps[0][0]:
+                caps[0] = (-ARTIFACT_SHARE * found[0], caps[0][1], max(caps[0][2], found[1]),
+                           max(caps[0][3], found[2]))
         return scored
 
     def search(self, query: str, *, limit: int = 5, artifact_type: str | None = None
