@@ -144,6 +144,12 @@ class Corpus:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def unit(rows: np.ndarray) -> bytes:
+    """The float16 bytes of the unit-length mean of ``rows`` (one view's vector)."""
+    mean = rows.mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float16).tobytes()
+
+
 def rss_mb() -> float:
     """Current resident set size of this process (MB)."""
     with open("/proc/self/status") as handle:
@@ -381,7 +387,8 @@ def cmd_build(args: argparse.Namespace) -> dict[str, Any]:
     conn = sqlite3.connect(data / "capgraph.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     have = conn.execute("SELECT count(*) FROM capability_vectors").fetchone()[0]
-    if have != args.artifacts * (CAPS + 1):  # none yet, or a run that stopped half-way
+    per_artifact = 1 + 2 * CAPS + 2  # reset, two views per capability, the artifact's two
+    if have != args.artifacts * per_artifact:  # none yet, or a run that stopped half-way
         conn.execute("DELETE FROM capability_vectors")
         conn.execute("DELETE FROM sqlite_sequence WHERE name = 'capability_vectors'")
         t0 = time.perf_counter()
@@ -394,15 +401,23 @@ def cmd_build(args: argparse.Namespace) -> dict[str, Any]:
             slug, kind = by_number[a]
             # capability ids are f"{slug}__cap_{n}" (search/corpus.py), stored in id order
             rows.append((slug, "", kind, None))
+            # The views of search/documents.py, each a unit vector: what the capability is
+            # for (the artifact's summary and the capability's intent), what it does (its
+            # text), the artifact as a whole and its capabilities' names.
+            lead = parts_of[0][0]
             for n, parts in enumerate(parts_of):
-                vec = base[parts].mean(axis=0).astype(np.float16)
-                rows.append((slug, f"{slug}__cap_{n}", kind, vec.tobytes()))
+                for view, members in (("p", [lead, parts[0]]), ("c", parts)):
+                    rows.append((slug, f"{slug}__cap_{n}#{view}", kind, unit(base[members])))
+            every = [parts[0] for parts in parts_of]
+            rows.append((slug, "#artifact", kind, unit(base[[lead, *every]])))
+            rows.append((slug, "#artifact#n", kind, unit(base[every])))
             if a in check:  # the same capability ids as the passport import_passport stored
                 blob = conn.execute("SELECT passport FROM versions WHERE slug = ?",
                                     (slug,)).fetchone()[0]
                 stored = [c["id"] for c in json.loads(blob)["unfragile"]["capabilities"]]
-                assert stored == [r[1] for r in rows[-CAPS:]], (slug, stored)
-            if len(rows) >= 5000 * (CAPS + 1) or a == args.artifacts - 1:
+                made = [r[1] for r in rows[-per_artifact + 1:] if r[1].endswith("#c")]
+                assert [f"{c}#c" for c in stored] == made, (slug, stored)
+            if len(rows) >= 5000 * per_artifact or a == args.artifacts - 1:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany("INSERT INTO capability_vectors (slug, cap_id, type, vec) "
                                  "VALUES (?,?,?,?)", rows)
@@ -765,6 +780,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=[*COMMANDS, "all"])
     parser.add_argument("--data", default="/tmp/capgraph-scale", help="temporary data dir")
     parser.add_argument("--artifacts", type=int, default=100_000)
+    parser.add_argument("--caps", type=int, default=10, help="capabilities per artifact")
     parser.add_argument("--base", type=int, default=32_000, help="distinct embedded summaries")
     parser.add_argument("--query-pool", type=int, default=3_000, help="held-out summaries")
     parser.add_argument("--queries", type=int, default=500, help="queries per latency run")
@@ -788,6 +804,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the data dir")
     parser.add_argument("--json", default="bench/out/scale_search.json")
     args = parser.parse_args(argv)
+    global CAPS
+    CAPS = args.caps
     if args.command == "all":
         run_all(args)
     else:

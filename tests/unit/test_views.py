@@ -91,7 +91,12 @@ def test_every_view_is_its_own_unit_vector(dense: Registry) -> None:
         assert float(np.linalg.norm(row.astype(np.float32))) == pytest.approx(1.0, abs=0.01)
 
 
-def test_a_capability_scores_by_its_best_view_not_their_mean(dense: Registry) -> None:
+@pytest.mark.parametrize("view_max", [0.0, 0.25, 1.0])
+def test_a_capability_scores_by_its_views_cosines(dense: Registry, view_max: float,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """VIEW_MAX x the best view's cosine + the rest x their mean: with 1, the best view
+    alone, which a single averaged vector could not give."""
+    monkeypatch.setattr(engine_module, "VIEW_MAX", view_max)
     body = dense.passport("harbour-desk").body()
     doc = next(d for d in documents_for(body, summary=CORPUS[0]["artifact"]["description"])
                if d.name == "crane booking")
@@ -102,7 +107,8 @@ def test_a_capability_scores_by_its_best_view_not_their_mean(dense: Registry) ->
     candidate = next(c for c in dense.engine.candidates(query)
                      if c.card.slug == "harbour-desk")
     found = {cap_id: cos for _, cap_id, _, cos in candidate._ranked}
-    assert found[doc.cap_id] == pytest.approx(float(cosines.max()), abs=0.005)
+    expected = view_max * float(cosines.max()) + (1 - view_max) * float(cosines.mean())
+    assert found[doc.cap_id] == pytest.approx(expected, abs=0.005)
 
 
 @pytest.mark.parametrize("mode", ["dense", "keyword"])
@@ -131,10 +137,14 @@ def test_eval_indexes_what_a_publish_would() -> None:
                                "intents": ["when is high tide"],
                                "best_for": ["kayakers planning a crossing"],
                                "input_types": ["harbour code"],
-                               "output_types": ["tide chart"]}]}
+                               "output_types": ["tide chart"]},
+                              {"name": "current atlas", "description": "tidal currents"}]}
     body = body_from_entry(entry, version="2026-12")
-    cap_doc, whole = documents_for(body, summary=entry["description"])
+    cap_doc, _, whole = documents_for(body, summary=entry["description"])
     text = " ".join([cap_doc.intents, cap_doc.body])
     for word in ("kayakers", "harbour code", "tide chart", "when is high tide"):
         assert word in text
     assert whole.cap_id == ARTIFACT_DOC and "tide prediction" in whole.views()[0][1]
+    entry["capabilities"].pop()  # one capability: it is the artifact, no second document
+    assert [d.cap_id for d in documents_for(body_from_entry(entry, version="2026-12"))] == \
+        ["tide-table__cap_0"]
