@@ -26,9 +26,12 @@ load ~1.5: 4.5 hours for 1,000,000. Instead ``--base`` distinct real summaries (
 are embedded once with the project's embedder (cached in DATA/base-*.npy), and every capability
 is composed from them: capability c of artifact a takes base summary m_c as its name source,
 intent and description, padded with the next member's summary (and the one after, until the
-description has >= 100 characters); its vector is the mean of the embeddings of exactly those
-summaries (capgraph's own vectors are also a mean of two text embeddings). So every vector is
-a real-text vector consistent with its capability's text. Artifacts are 10 consecutive items
+description has >= 100 characters). Its vectors are capgraph's views (search/documents.py),
+each the unit-length mean of the embeddings of exactly the summaries its text is made of: what
+it is for (the artifact's summary and its intent), what it does (its text), plus the artifact's
+own two (all of it; its capabilities' names). So every vector is a real-text vector consistent
+with its text. ``--caps`` sets the capabilities per artifact (10 in the issue-3 runs; 4 in
+issue 16's, to keep the vector count near 1,000,000 with views). Artifacts are 10 consecutive items
 of a seeded permutation of the base, a new permutation for each pass over it, so each base
 summary recurs in ~2 x 1M / base capabilities: near-ties in vector search (the ``ann`` phase
 reports the score gap beside recall). Term document frequencies are those of the PyPI

@@ -16,7 +16,7 @@ from capgraph.bootstrap import assemble_registry
 from capgraph.registry import Registry
 from capgraph.search import engine as engine_module
 from capgraph.search.corpus import body_from_entry
-from capgraph.search.documents import ARTIFACT_DOC, documents_for, split_key
+from capgraph.search.documents import ARTIFACT_DOC, documents_for, readable, split_key
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
 from tests.conftest import FIXED_NOW
@@ -34,7 +34,8 @@ def _manifest(slug: str, name: str, description: str, caps: list[tuple[str, str]
     return data
 
 
-# A harbour desk offers three tools; each specialist offers one of them, better described. A query naming all three is about the desk as a whole.
+# A harbour desk offers three tools; each specialist offers one of them, better described.
+# A query naming all three is about the desk as a whole.
 CORPUS = [
     _manifest("harbour-desk", "Harbour Desk", "A Model Context Protocol server for ports.", [
         ("crane booking", "reserve a quay crane for a time slot"),
@@ -148,3 +149,35 @@ def test_eval_indexes_what_a_publish_would() -> None:
     entry["capabilities"].pop()  # one capability: it is the artifact, no second document
     assert [d.cap_id for d in documents_for(body_from_entry(entry, version="2026-12"))] == \
         ["tide-table__cap_0"]
+
+
+# -- text the model cannot read ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("reserve a quay crane", True),
+    ("预订码头起重机的时间段", False),
+    ("Бронирование портового крана", False),
+    ("crane booking (起重机)", True),  # mostly English: the model reads most of it
+    ("2026-12-06 10:00", True),  # no letters at all
+])
+def test_readable_is_the_share_of_ascii_letters(text: str, expected: bool) -> None:
+    assert readable(text) is expected
+
+
+def test_a_description_the_model_cannot_read_is_left_out_of_the_vectors() -> None:
+    body = body_from_entry({"slug": "gangway", "name": "Gangway", "description": "港口工具",
+                            "capabilities": [{"name": "crane booking",
+                                              "description": "预订码头起重机的时间段"}]},
+                           version="2026-12")
+    (doc,) = documents_for(body, summary="港口工具")
+    assert [text for _, text in doc.views()] == ["crane booking"]  # its name carries it
+    assert "预订码头起重机的时间段" in doc.body  # the keyword index still has every text
+
+
+def test_a_query_the_model_cannot_read_is_matched_on_its_words(dense: Registry) -> None:
+    query = "预订码头起重机的时间段 crane"  # mostly ideographs, one English word
+    assert not readable(query)
+    top = dense.engine.candidates(query)[0]
+    assert top.relevance == pytest.approx(1.0)  # BM25 / best BM25, no dense part
+    assert dense.engine.candidates("crane")[0].relevance != pytest.approx(1.0)

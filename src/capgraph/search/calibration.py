@@ -98,7 +98,9 @@ def threshold_for_precision(confidences: Sequence[float], correct: Sequence[bool
                             precision: float = ABSTAIN_PRECISION, step: float = 0.01
                             ) -> float:
     """The highest threshold (a multiple of ``step``) at which "no confident match" is
-    right at least ``precision`` of the time on this set; 0 when none is."""
+    right at least ``precision`` of the time on this set; 0 when none is. (Meaningful when
+    ``precision`` is above the set's share of wrong top answers; otherwise withholding
+    everything would qualify.)"""
     best = 0.0
     for i in range(1, round(1 / step)):
         t = round(i * step, 6)

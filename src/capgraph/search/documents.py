@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["ARTIFACT_DOC", "STOPWORDS", "VIEW_MARK", "SearchDoc", "documents_for",
-           "normalize_intent", "query_terms", "split_key"]
+           "normalize_intent", "query_terms", "readable", "split_key"]
 
 STOPWORDS = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "for", "from", "how", "i",
@@ -18,6 +18,7 @@ STOPWORDS = frozenset({
     "find", "tool", "get", "give", "show", "tell", "about", "any", "using", "we", "our",
 })  # fmt: skip
 _WORD = re.compile(r"[a-z0-9]+")
+READABLE_SHARE = 0.5
 
 
 ARTIFACT_DOC = "#artifact"
@@ -65,9 +66,12 @@ class SearchDoc:
             if not self.intents or names == full:
                 return ((self.cap_id, full),)
             return ((self.cap_id, full), (self.cap_id + VIEW_MARK + "n", names))
-        purpose = ". ".join(p for p in (self.summary, self.intents) if p)
+        # Text the English model cannot read (``readable``) is left out of the views: its
+        # vectors would be noise. The capability then leans on its names, and on the keyword
+        # index, which keeps every text.
+        purpose = ". ".join(p for p in (self.summary, self.intents) if p and readable(p))
         own_name = self.name if self.name.casefold() != self.artifact_name.casefold() else ""
-        does = ". ".join(p for p in (own_name, self.body) if p)
+        does = ". ".join(p for p in (own_name, self.body) if p and readable(p))
         purpose, does = purpose or does or self.name, does or purpose or self.name
         mark = self.cap_id + VIEW_MARK
         if purpose == does:
@@ -111,6 +115,17 @@ def documents_for(body: Mapping[str, Any], *, summary: str | None = None) -> lis
                           body=summary or "", artifact=artifact_text,
                           artifact_name=artifact["name"]))
     return docs
+
+
+def readable(text: str) -> bool:
+    """Whether the embedding model (English WordPiece) can read ``text``: at least
+    ``READABLE_SHARE`` of its letters are ASCII. Chinese, Japanese, Cyrillic or Greek text is
+    mostly unknown or split into single characters by its vocabulary, and its vectors say
+    little; a text without letters (numbers, symbols) counts as readable."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return True
+    return sum(c.isascii() for c in letters) >= READABLE_SHARE * len(letters)
 
 
 def split_key(key: str) -> tuple[str, str]:

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from capgraph.errors import BadRequest
 from capgraph.ports import ArtifactCard, Embedder, IndexFeeds, StoredVersion, VersionStore
 from capgraph.search.cards import card_facts
-from capgraph.search.documents import normalize_intent, query_terms, split_key
+from capgraph.search.documents import normalize_intent, query_terms, readable, split_key
 from capgraph.search.keyword import KeywordIndex
 from capgraph.search.learning import LearnedIndex
 from capgraph.search.results import ArtifactMatch, CapabilityMatch, SearchResult, match_score
@@ -292,29 +292,30 @@ class SearchEngine:
         hits = self.keywords.search(terms, limit=CANDIDATES, artifact_type=artifact_type)
         keyword: dict[tuple[str, str], float] = {}
         top = 0.0  # the best capability's BM25: an artifact's own document may score above
-        for slug, key, score in hits:
-            cap_id, _ = split_key(key)
+        for slug, doc_key, score in hits:
+            cap_id, _ = split_key(doc_key)
             keyword.setdefault((slug, cap_id), score)
             if cap_id:
                 top = max(top, score)
         top = top if top > 0 else 1.0
         dense: dict[tuple[str, str], float] = {}
-        declared = set(self.store.intent_matches(normalize_intent(text),
-                                                 artifact_type=artifact_type))
+        declared = {(m.slug, m.cap_id) for m in self.store.intent_matches(
+            normalize_intent(text), artifact_type=artifact_type)}
         if self.embedder is not None and self.vectors is not None:
             query = self.embedder.embed([text])[0]
-            found = {slug for slug, _, _ in self.vectors.query(query, k=DENSE_K,
-                                                               artifact_type=artifact_type)}
+            near = {slug for slug, _, _ in self.vectors.query(query, k=DENSE_K,
+                                                              artifact_type=artifact_type)}
             # every view of every capability of each artifact either index found, exactly
-            found.update(slug for slug, _ in keyword)
-            found.update(slug for slug, _ in declared)
+            near.update(slug for slug, _ in keyword)
+            near.update(slug for slug, _ in declared)
             views: dict[tuple[str, str], list[float]] = defaultdict(list)
-            for (slug, key), cosine in self.vectors.artifact_cosines(query,
-                                                                     sorted(found)).items():
-                views[(slug, split_key(key)[0])].append(cosine)
+            for (slug, vec_key), cosine in self.vectors.artifact_cosines(query,
+                                                                         sorted(near)).items():
+                views[(slug, split_key(vec_key)[0])].append(cosine)
             dense = _combine(views)
             floor = min(dense.values(), default=0.0)
-            weight = DENSE_WEIGHT
+            # a query the model cannot read is matched on its words alone, when it has any
+            weight = DENSE_WEIGHT if readable(text) or not hits else 0.0
         else:
             floor, weight = 0.0, 0.0
         boosts: dict[tuple[str, str], float] = {}
@@ -339,10 +340,10 @@ class SearchEngine:
         for slug, caps in scored.items():
             if len(caps) > 1:
                 caps.sort()
-            found = whole.get(slug)
-            if found is not None and ARTIFACT_SHARE * found[0] > -caps[0][0]:
-                caps[0] = (-ARTIFACT_SHARE * found[0], caps[0][1], max(caps[0][2], found[1]),
-                           max(caps[0][3], found[2]))
+            own = whole.get(slug)
+            if own is not None and ARTIFACT_SHARE * own[0] > -caps[0][0]:
+                caps[0] = (-ARTIFACT_SHARE * own[0], caps[0][1], max(caps[0][2], own[1]),
+                           max(caps[0][3], own[2]))
         return scored
 
     def search(self, query: str, *, limit: int = 5, artifact_type: str | None = None
