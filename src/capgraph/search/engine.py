@@ -171,7 +171,13 @@ class Candidate:
     @property
     def caps(self) -> list[tuple[str, float]]:
         """(capability id, relevance 0..1), best first."""
-        return [(cap_id, -neg) for neg, cap_id, _, _ in self._ranked]
+        return [(cap_id, -neg) for neg, cap_id, _, _ in self._ranked if cap_id]
+
+    @property
+    def lift(self) -> float:
+        """How far the artifact's own document lifts it above its best capability (0 when
+        it does not): its capabilities' picks are raised by as much, keeping their order."""
+        return self.relevance - next(-neg for neg, cap_id, _, _ in self._ranked if cap_id)
 
 
 def check_query(text: str, *, field: str = "q") -> str:
@@ -286,8 +292,8 @@ class SearchEngine:
                 ) -> dict[str, list[tuple[float, str, float, float]]]:
         """Each matching artifact's capabilities as (-relevance, capability id, raw BM25,
         cosine), best first (ties by id). An artifact whose own document (``ARTIFACT_DOC``)
-        matches better than its best capability gets that relevance as its first entry,
-        under its best capability's id: the artifact ranks by the better of the two."""
+        matches better than its best capability has that document first, under the
+        capability id "": the artifact ranks by the better of the two."""
         terms = query_terms(text)
         hits = self.keywords.search(terms, limit=CANDIDATES, artifact_type=artifact_type)
         keyword: dict[tuple[str, str], float] = {}
@@ -342,8 +348,7 @@ class SearchEngine:
                 caps.sort()
             own = whole.get(slug)
             if own is not None and ARTIFACT_SHARE * own[0] > -caps[0][0]:
-                caps[0] = (-ARTIFACT_SHARE * own[0], caps[0][1], max(caps[0][2], own[1]),
-                           max(caps[0][3], own[2]))
+                caps.insert(0, (-ARTIFACT_SHARE * own[0], "", own[1], own[2]))
         return scored
 
     def search(self, query: str, *, limit: int = 5, artifact_type: str | None = None
