@@ -29,13 +29,33 @@ from typing import Any, Protocol
 from capgraph.errors import BadRequest
 from capgraph.ports import ArtifactCard, Embedder, IndexFeeds, StoredVersion, VersionStore
 from capgraph.search.cards import card_facts
-from capgraph.search.documents import normalize_intent, query_terms, readable, split_key
+from capgraph.search.documents import (
+    ARTIFACT_DOC,
+    VIEW_MARK,
+    normalize_intent,
+    query_terms,
+    readable,
+    split_key,
+)
 from capgraph.search.keyword import KeywordIndex
 from capgraph.search.learning import LearnedIndex
 from capgraph.search.results import ArtifactMatch, CapabilityMatch, SearchResult, match_score
 from capgraph.search.vectors import VectorIndex
 
 __all__ = ["PRIOR_WEIGHT", "Candidate", "Card", "SearchEngine", "check_query"]
+
+
+def _view_keys(wanted: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The vector keys of capabilities (each view, and the key of a vector written before
+    views) and of artifacts' own documents (capability id "")."""
+    out: list[tuple[str, str]] = []
+    for slug, cap_id in wanted:
+        if cap_id:
+            out.extend(((slug, cap_id), (slug, cap_id + VIEW_MARK + "p"),
+                        (slug, cap_id + VIEW_MARK + "c")))
+        else:
+            out.extend(((slug, ARTIFACT_DOC), (slug, ARTIFACT_DOC + VIEW_MARK + "n")))
+    return out
 
 
 def _combine(views: dict[tuple[str, str], list[float]]) -> dict[tuple[str, str], float]:
@@ -309,15 +329,25 @@ class SearchEngine:
             normalize_intent(text), artifact_type=artifact_type)}
         if self.embedder is not None and self.vectors is not None:
             query = self.embedder.embed([text])[0]
-            near = {slug for slug, _, _ in self.vectors.query(query, k=DENSE_K,
-                                                              artifact_type=artifact_type)}
-            # every view of every capability of each artifact either index found, exactly
-            near.update(slug for slug, _ in keyword)
-            near.update(slug for slug, _ in declared)
+            # Each view's cosine once: those the top-k returned, then exactly those of every
+            # capability (and artifact document) either index found; an artifact found by its
+            # own document alone brings all of its views.
             views: dict[tuple[str, str], list[float]] = defaultdict(list)
-            for (slug, vec_key), cosine in self.vectors.artifact_cosines(query,
-                                                                         sorted(near)).items():
+            seen: set[tuple[str, str]] = set()
+            for slug, vec_key, cosine in self.vectors.query(query, k=DENSE_K,
+                                                            artifact_type=artifact_type):
                 views[(slug, split_key(vec_key)[0])].append(cosine)
+                seen.add((slug, vec_key))
+            wanted = keyword.keys() | declared | views.keys()
+            alone = {s for s, c in wanted if not c} - {s for s, c in wanted if c}
+            extra = self.vectors.cosines(query, [k for k in _view_keys(wanted)
+                                                 if k not in seen])
+            if alone:
+                extra.update(self.vectors.artifact_cosines(query, sorted(alone)))
+            for (slug, vec_key), cosine in extra.items():
+                if (slug, vec_key) not in seen:
+                    seen.add((slug, vec_key))
+                    views[(slug, split_key(vec_key)[0])].append(cosine)
             dense = _combine(views)
             floor = min(dense.values(), default=0.0)
             # a query the model cannot read is matched on its words alone, when it has any
