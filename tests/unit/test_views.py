@@ -6,22 +6,17 @@ as a whole; ``capgraph eval`` indexes what a publish would."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from capgraph.bootstrap import assemble_registry
 from capgraph.registry import Registry
 from capgraph.search import engine as engine_module
 from capgraph.search.corpus import body_from_entry
 from capgraph.search.documents import ARTIFACT_DOC, documents_for, readable, split_key
-from capgraph.storage.keystore import FileKeyStore
-from capgraph.storage.memory import MemoryStore
-from tests.conftest import FIXED_NOW
-from tests.searchkit import embedder
-from tests.unit.factories import capability, long_text, manifest, to_yaml
+from tests.searchkit import embedder, published
+from tests.unit.factories import capability, long_text, manifest
 
 
 def _manifest(slug: str, name: str, description: str, caps: list[tuple[str, str]]
@@ -55,28 +50,16 @@ CORPUS = [
 WHOLE_QUERY = "crane booking, berth listing and customs filing"
 
 
-def _registry(tmp: Path, *, dense: bool) -> Registry:
-    registry = assemble_registry(store=MemoryStore(), keys=FileKeyStore(tmp / "keys"),
-                                 registry_name="capgraph-test",
-                                 public_url="http://registry.test", clock=lambda: FIXED_NOW,
-                                 embedder=embedder() if dense else None)
-    for data in CORPUS:
-        registry.publish(to_yaml(data))
-    return registry
-
-
 @pytest.fixture(scope="module")
 def dense(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    registry = _registry(tmp_path_factory.mktemp("dense"), dense=True)
-    yield registry
-    registry.store.close()
+    with published(tmp_path_factory.mktemp("dense"), CORPUS, dense=True) as registry:
+        yield registry
 
 
 @pytest.fixture(scope="module")
 def keyword(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    registry = _registry(tmp_path_factory.mktemp("keyword"), dense=False)
-    yield registry
-    registry.store.close()
+    with published(tmp_path_factory.mktemp("keyword"), CORPUS, dense=False) as registry:
+        yield registry
 
 
 def test_every_view_is_its_own_unit_vector(dense: Registry) -> None:
