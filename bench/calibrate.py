@@ -1,9 +1,17 @@
-"""Fit the matchConfidence model on half of the labeled dev set; report ECE on the other half.
+"""Fit the matchConfidence model on the tuning tools of the dev set; report it on the held-out
+tools (issue 16).
 
-    .venv/bin/python bench/calibrate.py [--write]
+    capgraph eval --corpus ../shared/eval/metatool/corpus.jsonl \
+        --queries ../shared/eval/metatool/queries.jsonl --split tools --save bench/out/run.jsonl
+    .venv/bin/python bench/calibrate.py --from bench/out/run.jsonl [--write]
 
-Reads ../shared/eval/metatool at run time. With --write, stores the coefficients in
-src/capgraph/search/calibration.json (the file the resolver ships with).
+``capgraph eval --save`` records, for every query, the features the confidence model sees and
+whether the top answer was right. The queries are split by tool exactly as ``--split tools``
+splits them (seed 0, 30% of tools held out): the logistic model is fit on the tuning tools'
+queries only, its threshold chosen there for a stated precision of "no confident match"
+(``calibration.ABSTAIN_PRECISION``), and the calibration error, the "no confident match" rate
+and its precision are reported on the held-out tools, which the fit never saw. With --write,
+the coefficients go to src/capgraph/search/calibration.json (what the resolver ships with).
 """
 
 from __future__ import annotations
@@ -11,56 +19,69 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EVAL = ROOT.parent / "shared" / "eval" / "metatool"
 sys.path.insert(0, str(ROOT / "src"))
 
-from capgraph.cli.evaluate import load_corpus  # noqa: E402
-from capgraph.search.calibration import FEATURES, Calibrator, fit_logistic  # noqa: E402
+from capgraph.cli.evaluate import load_results  # noqa: E402
+from capgraph.search.calibration import (  # noqa: E402
+    ABSTAIN_PRECISION,
+    FEATURES,
+    Calibrator,
+    abstention,
+    fit_logistic,
+    threshold_for_precision,
+)
 from capgraph.search.corpus import ece  # noqa: E402
-from capgraph.search.embedding import MiniLMEmbedder  # noqa: E402
+from capgraph.search.evalsplit import QueryResult, split_by_tool  # noqa: E402
+
+
+def _rows(results: list[QueryResult]) -> tuple[list[dict[str, float]], list[bool]]:
+    rows = [{name: float(r.metrics.get(f"feature {name}", 0.0)) for name in FEATURES}
+            for r in results]
+    return rows, [r.metrics["correct"] > 0 for r in results]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--from", dest="source", type=Path, required=True,
+                        help="a `capgraph eval --save` file of the code being calibrated")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--holdout", type=float, default=0.3)
+    parser.add_argument("--precision", type=float, default=ABSTAIN_PRECISION)
     parser.add_argument("--write", action="store_true")
-    parser.add_argument("--sample", type=int, default=6000)
     args = parser.parse_args()
-    corpus = [json.loads(line) for line in (EVAL / "corpus.jsonl").open()]
-    queries = [json.loads(line) for line in (EVAL / "queries.jsonl").open()]
-    queries = [q for q in queries if q.get("subset") == "single"]
-    step = max(1, len(queries) // args.sample)
-    queries = queries[::step][: args.sample]
-    with tempfile.TemporaryDirectory() as keys:
-        registry, _ = load_corpus(corpus, keys_dir=Path(keys), embedder=MiniLMEmbedder(threads=2))
-        resolver = registry.resolver
-        rows, labels = [], []
-        for q in queries:
-            text = q["query"][:500].ljust(2)
-            picks = resolver.rank(text, None, None, "default")
-            rows.append(resolver.features(text, picks))
-            labels.append(bool(picks) and picks[0].cand.card.slug in q["relevant"])
-    names = [n for n in FEATURES if any(n in r for r in rows)]
-    fit_rows, fit_labels = rows[0::2], labels[0::2]
-    test_rows, test_labels = rows[1::2], labels[1::2]
-    weights, bias = fit_logistic(fit_rows, fit_labels, names=names)
-    model = Calibrator(weights=weights, bias=bias, threshold=0.3)
-    test_conf = [model.confidence(r) for r in test_rows]
-    fit_conf = [model.confidence(r) for r in fit_rows]
-    report = {
-        "queries": len(rows), "features": names, "weights": weights, "bias": bias,
-        "accuracy_top1": sum(labels) / len(labels),
-        "ece_fit_half": round(ece(fit_conf, fit_labels), 4),
-        "ece_held_out_half": round(ece(test_conf, test_labels), 4),
-    }
+    results = load_results(args.source)
+    if not any("feature lead" in r.metrics for r in results):
+        sys.exit(f"{args.source} has no features: save it with this version's capgraph eval")
+    sides = split_by_tool(results, seed=args.seed, holdout=args.holdout)
+    tune_rows, tune_labels = _rows(sides["tune"])
+    weights, bias = fit_logistic(tune_rows, tune_labels, names=list(FEATURES))
+    fitted = Calibrator(weights=weights, bias=bias, threshold=0.0)
+    tune_conf = [fitted.confidence(r) for r in tune_rows]
+    threshold = threshold_for_precision(tune_conf, tune_labels, precision=args.precision)
+    model = Calibrator(weights=weights, bias=bias, threshold=threshold)
+    report: dict[str, object] = {"seed": args.seed, "holdout": args.holdout,
+                                 "weights": weights, "bias": bias, "threshold": threshold,
+                                 "stated_precision": args.precision}
+    for name in ("tune", "held-out"):
+        rows, labels = _rows(sides[name])
+        conf = [model.confidence(r) for r in rows]
+        said = abstention(conf, labels, threshold)
+        report[name] = {"queries": len(rows), "accuracy_top1": round(sum(labels) / len(labels), 4),
+                        "ece": round(ece(conf, labels), 4),
+                        "no_confident_match_rate": round(said.rate, 4),
+                        "no_confident_match_precision": round(said.precision, 4),
+                        "answered_precision": round(said.answered_precision, 4)}
     print(json.dumps(report, indent=2))
     if args.write:
-        out = {"weights": weights, "bias": bias, "threshold": 0.3,
-               "fit": {k: report[k] for k in ("queries", "ece_held_out_half", "accuracy_top1")},
-               "note": "written by bench/calibrate.py on ../shared/eval/metatool (single)"}
+        out = {"weights": weights, "bias": bias, "threshold": threshold,
+               "fit": {"split": f"tools, seed {args.seed}, {args.holdout:.0%} held out",
+                       "tune": report["tune"], "held_out": report["held-out"],
+                       "stated_precision": args.precision},
+               "note": "written by bench/calibrate.py from the tuning tools of "
+                       "../shared/eval/metatool only; held_out is reported, never fitted"}
         path = ROOT / "src" / "capgraph" / "search" / "calibration.json"
         path.write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {path}")

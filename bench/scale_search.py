@@ -26,9 +26,12 @@ load ~1.5: 4.5 hours for 1,000,000. Instead ``--base`` distinct real summaries (
 are embedded once with the project's embedder (cached in DATA/base-*.npy), and every capability
 is composed from them: capability c of artifact a takes base summary m_c as its name source,
 intent and description, padded with the next member's summary (and the one after, until the
-description has >= 100 characters); its vector is the mean of the embeddings of exactly those
-summaries (capgraph's own vectors are also a mean of two text embeddings). So every vector is
-a real-text vector consistent with its capability's text. Artifacts are 10 consecutive items
+description has >= 100 characters). Its vectors are capgraph's views (search/documents.py),
+each the unit-length mean of the embeddings of exactly the summaries its text is made of: what
+it is for (the artifact's summary and its intent), what it does (its text), plus the artifact's
+own two (all of it; its capabilities' names). So every vector is a real-text vector consistent
+with its text. ``--caps`` sets the capabilities per artifact (10 in the issue-3 runs; 4 in
+issue 16's, to keep the vector count near 1,000,000 with views). Artifacts are 10 consecutive items
 of a seeded permutation of the base, a new permutation for each pass over it, so each base
 summary recurs in ~2 x 1M / base capabilities: near-ties in vector search (the ``ann`` phase
 reports the score gap beside recall). Term document frequencies are those of the PyPI
@@ -144,6 +147,12 @@ class Corpus:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def unit(rows: np.ndarray) -> bytes:
+    """The float16 bytes of the unit-length mean of ``rows`` (one view's vector)."""
+    mean = rows.mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float16).tobytes()
+
+
 def rss_mb() -> float:
     """Current resident set size of this process (MB)."""
     with open("/proc/self/status") as handle:
@@ -381,7 +390,8 @@ def cmd_build(args: argparse.Namespace) -> dict[str, Any]:
     conn = sqlite3.connect(data / "capgraph.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     have = conn.execute("SELECT count(*) FROM capability_vectors").fetchone()[0]
-    if have != args.artifacts * (CAPS + 1):  # none yet, or a run that stopped half-way
+    per_artifact = 1 + 2 * CAPS + 2  # reset, two views per capability, the artifact's two
+    if have != args.artifacts * per_artifact:  # none yet, or a run that stopped half-way
         conn.execute("DELETE FROM capability_vectors")
         conn.execute("DELETE FROM sqlite_sequence WHERE name = 'capability_vectors'")
         t0 = time.perf_counter()
@@ -394,15 +404,23 @@ def cmd_build(args: argparse.Namespace) -> dict[str, Any]:
             slug, kind = by_number[a]
             # capability ids are f"{slug}__cap_{n}" (search/corpus.py), stored in id order
             rows.append((slug, "", kind, None))
+            # The views of search/documents.py, each a unit vector: what the capability is
+            # for (the artifact's summary and the capability's intent), what it does (its
+            # text), the artifact as a whole and its capabilities' names.
+            lead = parts_of[0][0]
             for n, parts in enumerate(parts_of):
-                vec = base[parts].mean(axis=0).astype(np.float16)
-                rows.append((slug, f"{slug}__cap_{n}", kind, vec.tobytes()))
+                for view, members in (("p", [lead, parts[0]]), ("c", parts)):
+                    rows.append((slug, f"{slug}__cap_{n}#{view}", kind, unit(base[members])))
+            every = [parts[0] for parts in parts_of]
+            rows.append((slug, "#artifact", kind, unit(base[[lead, *every]])))
+            rows.append((slug, "#artifact#n", kind, unit(base[every])))
             if a in check:  # the same capability ids as the passport import_passport stored
                 blob = conn.execute("SELECT passport FROM versions WHERE slug = ?",
                                     (slug,)).fetchone()[0]
                 stored = [c["id"] for c in json.loads(blob)["unfragile"]["capabilities"]]
-                assert stored == [r[1] for r in rows[-CAPS:]], (slug, stored)
-            if len(rows) >= 5000 * (CAPS + 1) or a == args.artifacts - 1:
+                made = [r[1] for r in rows[-per_artifact + 1:] if r[1].endswith("#c")]
+                assert [f"{c}#c" for c in stored] == made, (slug, stored)
+            if len(rows) >= 5000 * per_artifact or a == args.artifacts - 1:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany("INSERT INTO capability_vectors (slug, cap_id, type, vec) "
                                  "VALUES (?,?,?,?)", rows)
@@ -664,7 +682,8 @@ def cmd_query(args: argparse.Namespace) -> dict[str, Any]:
     timed = _Timed()
     timed.wrap(embedder, "embed", "embed")
     timed.wrap(vectors, "query", "vector top-k")
-    timed.wrap(vectors, "cosines", "vector cosines")
+    timed.wrap(vectors, "cosines", "exact cosines of the candidates' views")
+    timed.wrap(vectors, "artifact_cosines", "every view of artifacts found as a whole")
     timed.wrap(registry.keywords, "search", "keyword top-200")
     timed.wrap(store, "intent_matches", "declared intents")
     timed.wrap(registry.engine, "cards", "cards (batched reads)")
@@ -765,6 +784,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=[*COMMANDS, "all"])
     parser.add_argument("--data", default="/tmp/capgraph-scale", help="temporary data dir")
     parser.add_argument("--artifacts", type=int, default=100_000)
+    parser.add_argument("--caps", type=int, default=10, help="capabilities per artifact")
     parser.add_argument("--base", type=int, default=32_000, help="distinct embedded summaries")
     parser.add_argument("--query-pool", type=int, default=3_000, help="held-out summaries")
     parser.add_argument("--queries", type=int, default=500, help="queries per latency run")
@@ -788,6 +808,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the data dir")
     parser.add_argument("--json", default="bench/out/scale_search.json")
     args = parser.parse_args(argv)
+    global CAPS
+    CAPS = args.caps
     if args.command == "all":
         run_all(args)
     else:

@@ -28,7 +28,7 @@ from tests.conftest import SEEDS
 
 __all__ = [
     "LUNAR_INTENT", "POSTURE_ADMITS", "copy_demo", "demo_app", "demo_registry", "embedder",
-    "posture_manifests", "seed_documents", "stable_search",
+    "posture_manifests", "published", "seed_documents", "stable_search",
 ]
 
 
@@ -47,6 +47,29 @@ class _OneTextPerRun(MiniLMEmbedder):
 def embedder() -> MiniLMEmbedder:
     """The real model, loaded once per test process."""
     return _OneTextPerRun(threads=1)
+
+
+@contextmanager
+def published(keys: Path, manifests: list[dict[str, Any]], *, dense: bool
+              ) -> Iterator[Registry]:
+    """An in-memory registry (with the real model when ``dense``) holding ``manifests``,
+    published at the tests' fixed time; closed afterwards."""
+    from capgraph.bootstrap import assemble_registry
+    from capgraph.storage.keystore import FileKeyStore
+    from capgraph.storage.memory import MemoryStore
+    from tests.conftest import FIXED_NOW
+    from tests.unit.factories import to_yaml
+
+    registry = assemble_registry(store=MemoryStore(), keys=FileKeyStore(keys / "keys"),
+                                 registry_name="capgraph-test",
+                                 public_url="http://registry.test", clock=lambda: FIXED_NOW,
+                                 embedder=embedder() if dense else None)
+    for data in manifests:
+        registry.publish(to_yaml(data))
+    try:
+        yield registry
+    finally:
+        registry.store.close()
 
 
 def seed_documents() -> list[dict[str, Any]]:

@@ -9,7 +9,13 @@ import math
 import numpy as np
 import pytest
 
-from capgraph.search.calibration import FEATURES, Calibrator, fit_logistic
+from capgraph.search.calibration import (
+    FEATURES,
+    Calibrator,
+    abstention,
+    fit_logistic,
+    threshold_for_precision,
+)
 
 
 def _synthetic(n: int, weights: dict[str, float], bias: float, seed: int = 7
@@ -82,3 +88,27 @@ def test_confidence_is_monotone_in_every_positive_feature_of_a_made_up_model() -
     assert model.confidence({"lead": 1e6}) == pytest.approx(1.0, abs=1e-12)
     assert 0 < model.confidence({"lead": -1e6}) < 1e-12  # clamped, never an overflow
     assert model.confidence({"unknown": 99.0}) == model.confidence({})
+
+
+# -- the "no confident match" threshold ------------------------------------------------------
+
+
+def test_abstention_counts_the_withheld_and_how_often_withholding_was_right() -> None:
+    conf = [0.1, 0.2, 0.3, 0.6, 0.8, 0.9]
+    correct = [False, True, False, True, True, False]
+    said = abstention(conf, correct, 0.5)
+    assert said.rate == pytest.approx(3 / 6)
+    assert said.precision == pytest.approx(2 / 3)  # two of the three withheld were wrong
+    assert said.answered_precision == pytest.approx(2 / 3)
+
+
+def test_the_threshold_is_the_highest_that_keeps_the_stated_precision() -> None:
+    # below 0.4 every top answer is wrong; from 0.4 on, most are right
+    conf = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65]
+    correct = [False] * 7 + [True, True, False, True, True, True]
+    t = threshold_for_precision(conf, correct, precision=0.75)
+    assert t == pytest.approx(0.55)  # withholds up to 0.5: 8 of 10 withheld were wrong
+    assert abstention(conf, correct, t).precision == pytest.approx(0.8)
+    assert all(abstention(conf, correct, higher).precision < 0.75
+               for higher in (0.6, 0.65, 0.7))
+    assert threshold_for_precision(conf, [True] * len(conf), precision=0.75) == 0.0

@@ -17,7 +17,7 @@ from capgraph.bootstrap import assemble_registry
 from capgraph.errors import BadRequest
 from capgraph.http.shapes import search_json
 from capgraph.registry import Registry
-from capgraph.search.documents import documents_for, normalize_intent, query_terms
+from capgraph.search.documents import ARTIFACT_DOC, documents_for, normalize_intent, query_terms
 from capgraph.search.engine import DECLARED_INTENT_BONUS, PRIOR_WEIGHT, Card, SearchEngine
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
@@ -137,15 +137,22 @@ def test_a_search_document_holds_every_field_of_its_capability_and_artifact(
         keyword_registry: Registry) -> None:
     body = _body(keyword_registry, "marker-tool")
     docs = documents_for(body, summary="zentharo keeps books for small firms")
-    assert [d.cap_id for d in docs] == [c["id"] for c in body["capabilities"]]
+    assert [d.cap_id for d in docs] == [c["id"] for c in body["capabilities"]] + [ARTIFACT_DOC]
+    whole = docs[-1]  # the artifact as a whole: its name, description, every capability's name
+    (key, text), (names_key, names) = whole.views()
+    assert key == ARTIFACT_DOC and "zentharo" in text
+    assert names_key == ARTIFACT_DOC + "#n" and "zentharo" not in names
+    assert all(c["name"] in text and c["name"] in names for c in body["capabilities"])
     marked = next(d for d in docs if "quorblat" in d.name)
     text = " ".join([marked.name, marked.intents, marked.body, marked.artifact])
     for field, marker in FIELDS.items():
         assert marker in text, field
     assert "reconcile plindrax ledgers" in marked.declared_intents
     assert "snorvel" not in " ".join(marked.declared_intents)  # best-for is not an intent
-    assert marked.summary and marked.summary in marked.dense_texts()[0]
-    assert marked.body in marked.dense_texts()[1] and marked.body not in marked.dense_texts()[0]
+    (purpose_key, purpose), (does_key, does) = marked.views()  # each its own unit vector
+    assert (purpose_key, does_key) == (f"{marked.cap_id}#p", f"{marked.cap_id}#c")
+    assert marked.summary and marked.summary in purpose
+    assert marked.body in does and marked.body not in purpose
 
 
 @pytest.mark.parametrize("field", list(FIELDS))

@@ -89,7 +89,14 @@ class Discovery:
 
     def prepare(self) -> None:
         """Bring the shared indexes up to date (before server workers start reading them):
-        the keyword index, and a fresh vector snapshot so workers need no full replay."""
+        the keyword index, and a fresh vector snapshot so workers need no full replay. An
+        index written before capabilities had a vector per view (an upgrade) is first
+        rebuilt from the stored versions."""
+        if self._vectors is not None and self._vectors.legacy_count():
+            log.warning("the vector index predates per-view vectors: rebuilding it from the "
+                        "stored versions")
+            self.rebuild()
+            return
         self._keywords.sync()
         if self._vectors is not None:
             self._vectors.sync()

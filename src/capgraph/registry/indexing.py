@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from capgraph.ports import (
     Embedder,
@@ -29,8 +28,8 @@ log = logging.getLogger(__name__)
 
 _EMBED_BATCH = 32
 
-Vectors = dict[tuple[str, str], bytes]
-"""Dense vectors (float16 bytes) by the document texts they embed."""
+Vectors = dict[str, bytes]
+"""Dense unit vectors (float16 bytes) by the text they embed."""
 
 
 def write_index(tx: WriteTransaction, slug: str, artifact_type: str, docs: Sequence[SearchDoc],
@@ -67,29 +66,28 @@ class Indexer:
         self.embedder = embedder
 
     def embed(self, docs: Sequence[SearchDoc]) -> Vectors:
-        """Each document's dense vector (the mean of its two texts' embeddings) as float16
-        bytes, keyed by its texts; empty without an embedder."""
+        """The embedding of each view of each document (``SearchDoc.views``) as float16
+        bytes, keyed by its text; empty without an embedder."""
         if self.embedder is None or not docs:
             return {}
-        pairs = list(dict.fromkeys(d.dense_texts() for d in docs))
-        texts = list(dict.fromkeys(t for pair in pairs for t in pair))
-        vectors: dict[str, Any] = {}
+        texts = list(dict.fromkeys(text for d in docs for _, text in d.views()))
+        vectors: Vectors = {}
         for start in range(0, len(texts), _EMBED_BATCH):
             batch = texts[start:start + _EMBED_BATCH]
             for text, row in zip(batch, self.embedder.embed(batch), strict=True):
-                vectors[text] = row
-        return {pair: ((vectors[pair[0]] + vectors[pair[1]]) / 2).astype("float16").tobytes()
-                for pair in pairs}
+                vectors[text] = row.astype("float16").tobytes()
+        return vectors
 
     def vectors_for(self, docs: Sequence[SearchDoc], known: Vectors | None = None
                     ) -> list[tuple[str, bytes]] | None:
-        """(capability id, vector) per document, embedding what ``known`` lacks; None
-        without an embedder."""
+        """(vector key, vector) per view of each document, embedding what ``known`` lacks;
+        None without an embedder."""
         if self.embedder is None:
             return None
         have = dict(known or {})
-        have.update(self.embed([d for d in docs if d.dense_texts() not in have]))
-        return [(d.cap_id, have[d.dense_texts()]) for d in docs]
+        have.update(self.embed([d for d in docs
+                                if any(text not in have for _, text in d.views())]))
+        return [(key, have[text]) for d in docs for key, text in d.views()]
 
     def embed_intent(self, intent: str) -> bytes | None:
         """A report's intent as float16 bytes, for the learned ranking."""

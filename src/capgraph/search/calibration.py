@@ -1,9 +1,16 @@
 """matchConfidence: a calibrated probability that the top answer is right.
 
 A logistic model over features of the ranking (how well the top capability covers the intent,
-how far it leads the runner-up, how strong the raw text match is). Its coefficients are fit on
-the labeled dev set by ``bench/calibrate.py`` (which also reports the calibration error on a
-held-out half) and shipped in ``calibration.json`` beside this module.
+how far it leads the runner-up, how strong the raw text match is). Its coefficients are fit by
+``bench/calibrate.py --from RUN`` on the *tuning tools* of the labelled dev set only (the split
+of ``evalsplit.split_by_tool``, seed 0, 30% of tools held out) and its calibration error is
+reported on the held-out tools, which it never saw; shipped in ``calibration.json``.
+
+The threshold below which a resolve answers "no confident match" is chosen on the tuning tools
+for a stated precision of that verdict (``threshold_for_precision``): the highest threshold at
+which at least ``ABSTAIN_PRECISION`` of the withheld top answers were wrong. Withholding an
+answer that was right costs the caller a good answer; the verdict is worth giving only while it
+is mostly right.
 """
 
 from __future__ import annotations
@@ -16,9 +23,11 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["FEATURES", "Calibrator", "fit_logistic"]
+__all__ = ["ABSTAIN_PRECISION", "FEATURES", "Abstention", "Calibrator", "abstention",
+           "fit_logistic", "threshold_for_precision"]
 
 FEATURES = ("coverage", "lead", "strength", "dense", "dense_lead")
+ABSTAIN_PRECISION = 0.75
 
 
 @dataclass(frozen=True)
@@ -60,3 +69,42 @@ def fit_logistic(rows: Sequence[Mapping[str, float]], labels: Sequence[bool], *,
         if float(np.abs(step).max()) < 1e-8:
             break
     return {n: float(v) for n, v in zip(names, w[:-1], strict=True)}, float(w[-1])
+
+
+@dataclass(frozen=True)
+class Abstention:
+    """How "no confident match" behaves at a threshold on a labelled set: how often it is
+    said (``rate``), and how often it is right to say it (``precision``: the withheld top
+    answer was wrong); ``answered_precision``: how often a given top answer is right."""
+
+    threshold: float
+    rate: float
+    precision: float
+    answered_precision: float
+
+
+def abstention(confidences: Sequence[float], correct: Sequence[bool], threshold: float
+               ) -> Abstention:
+    withheld = [ok for c, ok in zip(confidences, correct, strict=True) if c < threshold]
+    given = [ok for c, ok in zip(confidences, correct, strict=True) if c >= threshold]
+    n = max(1, len(confidences))
+    return Abstention(
+        threshold=threshold, rate=len(withheld) / n,
+        precision=(sum(not ok for ok in withheld) / len(withheld)) if withheld else 1.0,
+        answered_precision=(sum(given) / len(given)) if given else 0.0)
+
+
+def threshold_for_precision(confidences: Sequence[float], correct: Sequence[bool], *,
+                            precision: float = ABSTAIN_PRECISION, step: float = 0.01
+                            ) -> float:
+    """The highest threshold (a multiple of ``step``) at which "no confident match" is
+    right at least ``precision`` of the time on this set; 0 when none is. (Meaningful when
+    ``precision`` is above the set's share of wrong top answers; otherwise withholding
+    everything would qualify.)"""
+    best = 0.0
+    for i in range(1, round(1 / step)):
+        t = round(i * step, 6)
+        found = abstention(confidences, correct, t)
+        if found.rate > 0 and found.precision >= precision:
+            best = t
+    return best

@@ -16,20 +16,30 @@ __all__ = ["body_from_entry", "ece", "metrics_at"]
 _SLUG = re.compile(r"[^a-z0-9._-]+")
 
 
+def _texts(cap: Mapping[str, Any], key: str) -> list[str]:
+    return [str(v) for v in cap.get(key) or []]
+
+
 def body_from_entry(entry: Mapping[str, Any], *, version: str) -> dict[str, Any]:
-    """A passport body for one corpus line, with neutral trust components (no evidence)."""
+    """A passport body for one corpus line, with neutral trust components (no evidence).
+    Every capability field a publish keeps and indexes (best-for, limitations, requires,
+    input and output types) is kept when the line has it, so ``capgraph eval`` indexes what
+    a publish would: the registry's one builder of indexed text (``documents_for``) reads
+    this body exactly as it reads a published one."""
     slug = _SLUG.sub("-", str(entry["slug"]).lower()).strip("-._") or "artifact"
     kind = entry.get("type") if entry.get("type") in ARTIFACT_TYPES else "api"
     caps: list[dict[str, Any]] = []
     for n, cap in enumerate(entry.get("capabilities") or []):
         name = str(cap.get("name") or entry["name"])
         description = str(cap.get("description") or entry.get("description") or name)
-        intents = [str(i) for i in cap.get("intents") or []]
+        intents = _texts(cap, "intents")
         categories = infer_capability_categories(name, description, intents)
         caps.append({
             "id": f"{slug}__cap_{n}", "uri": capability_uri(categories[0], name), "name": name,
-            "description": description, "intents": intents, "best_for": [],
-            "limitations": [], "requires": [], "input_types": [], "output_types": [],
+            "description": description, "intents": intents,
+            "best_for": _texts(cap, "best_for"), "limitations": _texts(cap, "limitations"),
+            "requires": _texts(cap, "requires"), "input_types": _texts(cap, "input_types"),
+            "output_types": _texts(cap, "output_types"),
             "categories": categories, "confidence": 0.5, "matches": 0, "success_rate": 0,
         })
     caps.sort(key=lambda c: c["id"])

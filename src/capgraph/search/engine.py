@@ -29,7 +29,14 @@ from typing import Any, Protocol
 from capgraph.errors import BadRequest
 from capgraph.ports import ArtifactCard, Embedder, IndexFeeds, StoredVersion, VersionStore
 from capgraph.search.cards import card_facts
-from capgraph.search.documents import normalize_intent, query_terms
+from capgraph.search.documents import (
+    ARTIFACT_DOC,
+    VIEW_MARK,
+    normalize_intent,
+    query_terms,
+    readable,
+    split_key,
+)
 from capgraph.search.keyword import KeywordIndex
 from capgraph.search.learning import LearnedIndex
 from capgraph.search.results import ArtifactMatch, CapabilityMatch, SearchResult, match_score
@@ -37,11 +44,40 @@ from capgraph.search.vectors import VectorIndex
 
 __all__ = ["PRIOR_WEIGHT", "Candidate", "Card", "SearchEngine", "check_query"]
 
+
+def _view_keys(wanted: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The vector keys of capabilities (each view, and the key of a vector written before
+    views) and of artifacts' own documents (capability id "")."""
+    out: list[tuple[str, str]] = []
+    for slug, cap_id in wanted:
+        if cap_id:
+            out.extend(((slug, cap_id), (slug, cap_id + VIEW_MARK + "p"),
+                        (slug, cap_id + VIEW_MARK + "c")))
+        else:
+            out.extend(((slug, ARTIFACT_DOC), (slug, ARTIFACT_DOC + VIEW_MARK + "n")))
+    return out
+
+
+def _combine(views: dict[tuple[str, str], list[float]]) -> dict[tuple[str, str], float]:
+    """A capability's (or an artifact's) cosine from its views' cosines."""
+    return {key: VIEW_MAX * max(c) + (1 - VIEW_MAX) * sum(c) / len(c)
+            for key, c in views.items()}
+
+
 PRIOR_WEIGHT = 0.05
 DENSE_WEIGHT = 0.9
 # A query that is, word for word, an intent a capability declares: the builder said this is
 # what it serves, so it outranks any paraphrase match (it still meets the risk gates).
 DECLARED_INTENT_BONUS = 0.5
+# An artifact ranks by the better of its best capability and its own document (name,
+# description, every capability's name) times this share.
+ARTIFACT_SHARE = 1.0
+# A capability's cosine from its views' (each a unit vector): VIEW_MAX x the best view's +
+# (1 - VIEW_MAX) x their mean. Chosen on the dev set's tuning tools (BENCHMARKS.md, issue 16):
+# the best view alone lost 2.6 points of Recall@1 there (1.3 on the held-out tools), a
+# quarter of it 0.7 (0.2), so the mean stays; being a mean of unit vectors' cosines, it
+# carries no hidden per-document norm.
+VIEW_MAX = 0.0
 DENSE_K = 100
 CANDIDATES = 200
 FIRST_CARDS = 16  # cards read in the first batch of a lazy ranking (then 32, 64, ...)
@@ -155,7 +191,13 @@ class Candidate:
     @property
     def caps(self) -> list[tuple[str, float]]:
         """(capability id, relevance 0..1), best first."""
-        return [(cap_id, -neg) for neg, cap_id, _, _ in self._ranked]
+        return [(cap_id, -neg) for neg, cap_id, _, _ in self._ranked if cap_id]
+
+    @property
+    def lift(self) -> float:
+        """How far the artifact's own document lifts it above its best capability (0 when
+        it does not): its capabilities' picks are raised by as much, keeping their order."""
+        return self.relevance - next(-neg for neg, cap_id, _, _ in self._ranked if cap_id)
 
 
 def check_query(text: str, *, field: str = "q") -> str:
@@ -269,48 +311,74 @@ class SearchEngine:
     def _scored(self, text: str, artifact_type: str | None
                 ) -> dict[str, list[tuple[float, str, float, float]]]:
         """Each matching artifact's capabilities as (-relevance, capability id, raw BM25,
-        cosine), best first (ties by id)."""
+        cosine), best first (ties by id). An artifact whose own document (``ARTIFACT_DOC``)
+        matches better than its best capability has that document first, under the
+        capability id "": the artifact ranks by the better of the two."""
         terms = query_terms(text)
         hits = self.keywords.search(terms, limit=CANDIDATES, artifact_type=artifact_type)
         keyword: dict[tuple[str, str], float] = {}
-        for slug, cap_id, score in hits:
+        top = 0.0  # the best capability's BM25: an artifact's own document may score above
+        for slug, doc_key, score in hits:
+            cap_id, _ = split_key(doc_key)
             keyword.setdefault((slug, cap_id), score)
-        top = hits[0][2] if hits and hits[0][2] > 0 else 1.0
+            if cap_id:
+                top = max(top, score)
+        top = top if top > 0 else 1.0
         dense: dict[tuple[str, str], float] = {}
+        declared = {(m.slug, m.cap_id) for m in self.store.intent_matches(
+            normalize_intent(text), artifact_type=artifact_type)}
         if self.embedder is not None and self.vectors is not None:
             query = self.embedder.embed([text])[0]
-            for slug, cap_id, cosine in self.vectors.query(query, k=DENSE_K,
-                                                           artifact_type=artifact_type):
-                dense[(slug, cap_id)] = cosine
-            missing = [k for k in keyword if k not in dense]
-            if missing:
-                dense.update(self.vectors.cosines(query, missing))
+            # Each view's cosine once: those the top-k returned, then exactly those of every
+            # capability (and artifact document) either index found; an artifact found by its
+            # own document alone brings all of its views.
+            views: dict[tuple[str, str], list[float]] = defaultdict(list)
+            seen: set[tuple[str, str]] = set()
+            for slug, vec_key, cosine in self.vectors.query(query, k=DENSE_K,
+                                                            artifact_type=artifact_type):
+                views[(slug, split_key(vec_key)[0])].append(cosine)
+                seen.add((slug, vec_key))
+            wanted = keyword.keys() | declared | views.keys()
+            alone = {s for s, c in wanted if not c} - {s for s, c in wanted if c}
+            extra = self.vectors.cosines(query, [k for k in _view_keys(wanted)
+                                                 if k not in seen])
+            if alone:
+                extra.update(self.vectors.artifact_cosines(query, sorted(alone)))
+            for (slug, vec_key), cosine in extra.items():
+                if (slug, vec_key) not in seen:
+                    seen.add((slug, vec_key))
+                    views[(slug, split_key(vec_key)[0])].append(cosine)
+            dense = _combine(views)
             floor = min(dense.values(), default=0.0)
-            weight = DENSE_WEIGHT
+            # a query the model cannot read is matched on its words alone, when it has any
+            weight = DENSE_WEIGHT if readable(text) or not hits else 0.0
         else:
             floor, weight = 0.0, 0.0
-        declared = set(self.store.intent_matches(normalize_intent(text),
-                                                 artifact_type=artifact_type))
-        if declared and self.vectors is not None and self.embedder is not None:
-            dense.update(self.vectors.cosines(query, [k for k in declared if k not in dense]))
         boosts: dict[tuple[str, str], float] = {}
         if self.learning and self.learned is not None and self.embedder is not None:
             boosts = self.learned.boosts(query)
         # Sorted as tuples: best first, ties by id (this loop runs over ~300 capabilities).
         scored: dict[str, list[tuple[float, str, float, float]]] = defaultdict(list)
+        whole: dict[str, tuple[float, float, float]] = {}
         keyword_part = (1 - weight) / top
         for key in keyword.keys() | dense.keys() | declared:
             raw = keyword.get(key, 0.0)
             cosine = dense.get(key, floor)
             relevance = weight * cosine + keyword_part * raw
+            if not key[1]:  # the artifact's own document
+                whole[key[0]] = (relevance, raw, cosine)
+                continue
             if key in declared:
                 relevance += DECLARED_INTENT_BONUS
             if boosts:
                 relevance += boosts.get(key, 0.0)
             scored[key[0]].append((-relevance, key[1], raw, cosine))
-        for caps in scored.values():
+        for slug, caps in scored.items():
             if len(caps) > 1:
                 caps.sort()
+            own = whole.get(slug)
+            if own is not None and ARTIFACT_SHARE * own[0] > -caps[0][0]:
+                caps.insert(0, (-ARTIFACT_SHARE * own[0], "", own[1], own[2]))
         return scored
 
     def search(self, query: str, *, limit: int = 5, artifact_type: str | None = None

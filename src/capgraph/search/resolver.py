@@ -166,7 +166,7 @@ class Resolver:
                     continue
                 if not failed:
                     picks.append(_Pick(cand, cap_id, *brief,
-                                       cand.rank_score - cand.relevance + rel))
+                                       cand.rank_score - cand.relevance + cand.lift + rel))
                 elif filtered is not None and len(filtered) < MAX_FILTERED:
                     filtered.append(Filtered(cand.card.slug, cand.card.name, brief[0],
                                              match_score(rel), failed))

@@ -28,7 +28,10 @@ __all__ = ["Snapshot", "read_snapshot", "write_snapshot"]
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+# 3: a vector per view of each capability plus one per artifact (``SearchDoc.views``). A
+# snapshot of another format is ignored and the log replayed; a log written before views is
+# rebuilt from the stored versions (``VectorIndex.legacy_count``, ``Discovery.prepare``).
+FORMAT = 3
 _TABLE = ("slug_of", "type_of", "cap_bytes", "cap_end", "slug_bytes", "slug_end",
           "type_bytes", "type_end")
 _ABANDONED_TMP = 3600  # seconds: a temporary file that old was left by a crash

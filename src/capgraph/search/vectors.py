@@ -33,6 +33,7 @@ import numpy as np
 
 from capgraph.ports import IndexFeeds, VectorChange
 from capgraph.search import hnsw
+from capgraph.search.documents import VIEW_MARK
 from capgraph.search.labels import LabelTable
 from capgraph.search.replay import GrowableRows, LogFollower
 from capgraph.search.vector_snapshot import read_snapshot, write_snapshot
@@ -228,24 +229,29 @@ class VectorIndex:
         out[~base] = self._matrix.rows()[labels[~base] - self._base]
         return out
 
-    def cosines(self, vector: np.ndarray, keys: list[tuple[str, str]]
-                ) -> dict[tuple[str, str], float]:
-        """Exact cosines of the query with specific capabilities (those the dense top-k
-        missed but the keyword index found)."""
+    def _alive_labels_of(self, slugs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The alive labels of ``slugs`` (each artifact's looked up once) and, for each, the
+        position of its slug in ``slugs``."""
         count = self._count
         alive = self._alive.rows()
-        wanted: dict[str, set[str]] = {}
-        for slug, cap_id in keys:
-            wanted.setdefault(slug, set()).add(cap_id)
-        # Each artifact's labels looked up once, and all their capability ids decoded in one
-        # pass (a resolve at 1M capabilities asks for ~200 keyword-only finds).
-        slugs = list(wanted)
-        if not slugs:
-            return {}
         labels, owner = self._labels.labels_of_many(slugs)
         keep = labels < count
         keep[keep] = alive[labels[keep]]
-        labels, owner = labels[keep], owner[keep]
+        return labels[keep], owner[keep]
+
+    def cosines(self, vector: np.ndarray, keys: list[tuple[str, str]]
+                ) -> dict[tuple[str, str], float]:
+        """Exact cosines of the query with specific vectors (those the dense top-k missed
+        but the keyword index found)."""
+        wanted: dict[str, set[str]] = {}
+        for slug, cap_id in keys:
+            wanted.setdefault(slug, set()).add(cap_id)
+        # Each artifact's labels looked up once, and all their keys decoded in one pass (a
+        # resolve at 1M capabilities asks for ~200 keyword-only finds).
+        slugs = list(wanted)
+        if not slugs:
+            return {}
+        labels, owner = self._alive_labels_of(slugs)
         found: dict[tuple[str, str], int] = {}
         for label, i, cap_id in zip(labels.tolist(), owner.tolist(),
                                     self._labels.cap_ids(labels), strict=True):
@@ -255,6 +261,30 @@ class VectorIndex:
             return {}
         scores = _dots(self._rows(np.array(list(found.values()))), vector)
         return {k: float(v) for k, v in zip(found, scores, strict=True)}
+
+    def artifact_cosines(self, vector: np.ndarray, slugs: list[str]
+                         ) -> dict[tuple[str, str], float]:
+        """Exact cosines of the query with every vector of these artifacts, by (slug, key)."""
+        if not slugs:
+            return {}
+        labels, owner = self._alive_labels_of(slugs)
+        if len(labels) == 0:
+            return {}
+        scores = _dots(self._rows(labels), vector)
+        return {(slugs[i], key): float(v) for i, key, v in zip(
+            owner.tolist(), self._labels.cap_ids(labels), scores.tolist(), strict=True)}
+
+    def legacy_count(self) -> int:
+        """Live vectors written before capabilities had a vector per view (a key without
+        ``VIEW_MARK``): the mean of two views, not a unit vector. ``Discovery.prepare``
+        rebuilds the index from the stored versions when there are any."""
+        self.sync()
+        live = np.flatnonzero(self._alive.rows()[: self._count])
+        legacy = 0
+        for start in range(0, len(live), CHUNK):
+            legacy += sum(1 for key in self._labels.cap_ids(live[start:start + CHUNK])
+                          if VIEW_MARK not in key)
+        return legacy
 
     def __len__(self) -> int:
         return self._live
@@ -269,8 +299,8 @@ class VectorIndex:
 
     def query(self, vector: np.ndarray, *, k: int, artifact_type: str | None = None
               ) -> list[tuple[str, str, float]]:
-        """The ``k`` capabilities with the largest dot product with the query (a mean of
-        cosines, see ``SearchDoc.dense_texts``): (slug, capability id, score)."""
+        """The ``k`` vectors with the largest cosine with the query (one per view of a
+        capability, or an artifact's own, see ``SearchDoc.views``): (slug, key, score)."""
         self.sync()
         if k <= 0:
             return []
