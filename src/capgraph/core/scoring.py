@@ -12,10 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from capgraph.core.passport import COMPONENTS
 
 __all__ = [
+    "ADOPTION_PRIOR_RULE",
+    "ADOPTION_PRIOR_WEIGHT",
     "ADOPTION_SCALES",
     "COMPONENT_FORMULAS",
     "CONFIDENCE_PRIOR",
@@ -26,6 +29,7 @@ __all__ = [
     "WEIGHTS",
     "Component",
     "adoption",
+    "adoption_prior",
     "capability_confidence",
     "declared_adoption",
     "ecosystem",
@@ -80,6 +84,17 @@ ADOPTION_SCALES: dict[str, dict[str, int]] = {
 ADOPTION_FLOOR = 0.05  # what an artifact with no adoption signal at all gets (as the seeds)
 # Why a publisher's own counts did not count (PROTOCOL.md B.13, docs/TRUST.md).
 NOT_COUNTED = "declared by an unverified builder: not counted until verified"
+# Ranking's adoption prior (docs/RESOLVE.md): at most this much is added to an artifact's
+# rank score (relevance is ~0..1), in proportion to ``adoption_prior``. Small enough that it
+# reorders near-ties only and never a clearly better text match.
+ADOPTION_PRIOR_WEIGHT = 0.03
+ADOPTION_PRIOR_RULE = (
+    "rank score + {weight} x max over the sourced signals s of min(1, ln(1 + s) / ln(1 + S)) "
+    "(S as for adoption). Sourced: counts an importer read from their source (provenance "
+    "trust.community 'sourced: ...'), or counts a verified builder declared. An unverified "
+    "builder's counts, and counts carried by a passport imported from another registry, "
+    "add nothing."
+)
 ECOSYSTEM_FULL = 50  # references that earn full ecosystem marks
 FRESHNESS_HALF_LIFE_DAYS = 180.0
 MATCH_GRAPH_PRIOR = (1.0, 3.0)  # Beta(a, b) pseudo-counts: 0.25 with no outcomes
@@ -158,6 +173,30 @@ def adoption(artifact_type: str, signals: Mapping[str, int | None]) -> Component
     value = round_half_up(ADOPTION_FLOOR + (1 - ADOPTION_FLOOR) * parts[best])
     why = f"strongest signal {best}={signals[best]} of {scales[best]} for full marks"
     return Component("adoption", value, why)
+
+
+def adoption_prior(body: Mapping[str, Any], provenance: Mapping[str, str] | None) -> float:
+    """The share (0..1) of ``ADOPTION_PRIOR_WEIGHT`` an artifact's sourced adoption earns in
+    ranking: its strongest counted signal, log-normalised against its type's scale.
+
+    Counted only when the counts in ``trust.community`` are sourced: an importer read them
+    from their source (provenance ``trust.community`` starts with ``sourced``), or a verified
+    builder declared them (``declared`` and the passport is verified). Anything else (an
+    unverified builder's own numbers, a passport imported as it was signed elsewhere, no
+    provenance at all) is 0: self-declared numbers never move ranking.
+    """
+    trust = body.get("trust") or {}
+    origin = (provenance or {}).get("trust.community", "")
+    if not (origin.startswith("sourced") or (origin == "declared" and trust.get("verified"))):
+        return 0.0
+    scales = ADOPTION_SCALES.get(str(body.get("artifact", {}).get("type")),
+                                 ADOPTION_SCALES["default"])
+    community = trust.get("community") or {}
+    parts = [min(1.0, math.log1p(count) / math.log1p(scales[name]))
+             for name, count in community.items()
+             if name in scales and isinstance(count, int) and not isinstance(count, bool)
+             and count > 0]
+    return round(max(parts, default=0.0), 4)
 
 
 def declared_adoption(artifact_type: str, declared: Mapping[str, int | None], *,

@@ -395,5 +395,5 @@ class Publishing:
             log_leaf=canonical_bytes(signed.to_json()), capability_numbers=numbers,
             integrations=integrations, search_docs=docs,
             vectors=None if keep_vectors else self._indexer.vectors_for(docs, vectors),
-            card=card_json(body),
+            card=card_json(body, provenance),
         )

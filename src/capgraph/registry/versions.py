@@ -5,6 +5,7 @@ transparency log, store it with its card and integrations, and replace its index
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,8 +92,9 @@ def fill_missing_cards(store: Store) -> int:
             if stored is None:
                 continue
             try:
+                signed = json.loads(stored.passport)
                 cards.append((slug, stored.version,
-                              card_json(stored.body())))
+                              card_json(signed["unfragile"], signed.get("provenance"))))
             except (KeyError, TypeError, ValueError, IndexError) as exc:
                 log.warning("no compact card for %s: %r", slug, exc)
         with store.write() as tx:

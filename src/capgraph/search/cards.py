@@ -12,13 +12,18 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from capgraph.core.scoring import adoption_prior
+
 __all__ = ["card_facts", "card_json"]
 
 
-def card_facts(body: Mapping[str, Any]) -> dict[str, Any]:
+def card_facts(body: Mapping[str, Any], provenance: Mapping[str, str] | None = None
+               ) -> dict[str, Any]:
     """The card of a passport body: the artifact's name, type, url and status, the trust
     facts the risk postures gate on, its description (the builder's own when declared, else
-    its first capability's), and each capability's id, URI and name, in order."""
+    its first capability's), each capability's id, URI and name, in order, and the share of
+    the adoption prior its sourced counts earn (``adoption_prior``: 0 without the
+    passport's ``provenance``, which says whether the counts are sourced)."""
     artifact, trust, caps = body["artifact"], body["trust"], body["capabilities"]
     declared = (body.get("declared") or {}).get("description")
     return {
@@ -31,9 +36,11 @@ def card_facts(body: Mapping[str, Any]) -> dict[str, Any]:
         "verified": bool(trust["verified"]),
         "description": declared or (str(caps[0]["description"]) if caps else ""),
         "caps": [[cap["id"], cap["uri"], cap["name"]] for cap in caps],
+        "adoption": adoption_prior(body, provenance),
     }
 
 
-def card_json(body: Mapping[str, Any]) -> str:
+def card_json(body: Mapping[str, Any], provenance: Mapping[str, str] | None = None) -> str:
     """``card_facts`` as compact JSON text, for the store."""
-    return json.dumps(card_facts(body), separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(card_facts(body, provenance), separators=(",", ":"),
+                      ensure_ascii=False)

@@ -8,8 +8,10 @@ For each capability found by either index:
 (cosine computed exactly for keyword-only finds; bm25 counts 0 for dense-only finds), plus
 DECLARED_INTENT_BONUS when the query is word for word an intent the capability declares, plus
 the learned boost from outcomes reported for similar intents (``learning.py``). An
-artifact's rank score is its best capability's relevance + PRIOR_WEIGHT x UnfragileRank / 100:
-the prior only reorders near-ties, so trust never lifts an artifact that does not match.
+artifact's rank score is its best capability's relevance + PRIOR_WEIGHT x UnfragileRank / 100
++ ADOPTION_PRIOR_WEIGHT x its sourced adoption share (``scoring.adoption_prior``, kept on its
+card: 0 for numbers an unverified builder declared): the priors only reorder near-ties, so
+trust never lifts an artifact that does not match.
 Without an embedder, relevance is the keyword part alone. The weights were chosen on the
 retrieval dev set (BENCHMARKS.md).
 """
@@ -26,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from capgraph.core.scoring import ADOPTION_PRIOR_WEIGHT
 from capgraph.errors import BadRequest
 from capgraph.ports import ArtifactCard, Embedder, IndexFeeds, StoredVersion, VersionStore
 from capgraph.search.cards import card_facts
@@ -65,6 +68,7 @@ def _combine(views: dict[tuple[str, str], list[float]]) -> dict[tuple[str, str],
 
 
 PRIOR_WEIGHT = 0.05
+MAX_PRIOR = PRIOR_WEIGHT + ADOPTION_PRIOR_WEIGHT  # the most a card adds to a rank score
 DENSE_WEIGHT = 0.9
 # A query that is, word for word, an intent a capability declares: the builder said this is
 # what it serves, so it outranks any paraphrase match (it still meets the risk gates).
@@ -152,6 +156,18 @@ class Card:
     @property
     def verified(self) -> bool:
         return bool(self.facts["verified"])
+
+    @property
+    def adoption(self) -> float:
+        """The share (0..1) of ``ADOPTION_PRIOR_WEIGHT`` its sourced adoption earns (0 on a
+        card kept before the prior was)."""
+        return min(1.0, max(0.0, float(self.facts.get("adoption", 0.0))))
+
+    @property
+    def prior(self) -> float:
+        """What its card adds to a rank score: the trust prior and the adoption prior."""
+        return (PRIOR_WEIGHT * min(self.score, 100) / 100
+                + ADOPTION_PRIOR_WEIGHT * self.adoption)
 
     @property
     def description(self) -> str:
@@ -278,7 +294,7 @@ class SearchEngine:
 
     def ranked(self, text: str, *, artifact_type: str | None = None) -> Iterator[Candidate]:
         """The artifacts of ``candidates``, in the same order, read lazily: an artifact's rank
-        score is its relevance plus at most ``PRIOR_WEIGHT`` (UnfragileRank <= 100), so the
+        score is its relevance plus at most ``MAX_PRIOR`` (both priors in full), so the
         artifacts are taken by relevance and their cards (version and score) read in growing
         batches; a candidate is yielded once no artifact still unread could outrank it. A
         caller that wants the first few never reads the cards of the hundreds after them."""
@@ -289,7 +305,7 @@ class SearchEngine:
         read, batch = 0, FIRST_CARDS
         while read < len(by_relevance) or ready:
             # the best rank score an artifact whose card is unread could still reach
-            bound = (PRIOR_WEIGHT - by_relevance[read][0] if read < len(by_relevance)
+            bound = (MAX_PRIOR - by_relevance[read][0] if read < len(by_relevance)
                      else -math.inf)
             while ready and -ready[0][0] > bound:
                 yield heapq.heappop(ready)[2]
@@ -304,7 +320,7 @@ class SearchEngine:
                     continue
                 caps = scored[slug]
                 # (scores are 0..100; an imported passport claiming more gets no more)
-                rank_score = PRIOR_WEIGHT * min(card.score, 100) / 100 - caps[0][0]
+                rank_score = card.prior - caps[0][0]
                 heapq.heappush(ready, (-rank_score, slug, Candidate(card, caps,
                                                                     rank_score=rank_score)))
 

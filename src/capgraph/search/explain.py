@@ -61,12 +61,18 @@ def why_this_matches(intent: str, cap: Mapping[str, Any]) -> list[str]:
 
 
 def vs_alternative(top_name: str, top_score: float, top_rank: int,
-                   alt_name: str | None, alt_score: float, alt_rank: int) -> str:
-    """One sentence on why the top answer beats the runner-up."""
+                   alt_name: str | None, alt_score: float, alt_rank: int, *,
+                   top_adoption: float = 0.0, alt_adoption: float = 0.0) -> str:
+    """One sentence on why the top answer beats the runner-up. ``*_adoption``: the rank
+    score each gains from sourced adoption (``scoring.adoption_prior`` x its weight)."""
     if alt_name is None:
         return "no other capability in the registry matches this intent"
     parts = [f"match {match_score(top_score):.2f} vs {match_score(alt_score):.2f}"]
     if top_rank != alt_rank:
         side = "higher" if top_rank > alt_rank else "lower"
         parts.append(f"{side} UnfragileRank ({top_rank} vs {alt_rank})")
+    if round(top_adoption, 3) != round(alt_adoption, 3):
+        side = "more" if top_adoption > alt_adoption else "less"
+        parts.append(f"{side} sourced adoption (prior +{top_adoption:.3f} vs "
+                     f"+{alt_adoption:.3f})")
     return f"{top_name} ranks above {alt_name}: " + "; ".join(parts)
