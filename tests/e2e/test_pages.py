@@ -158,6 +158,9 @@ def test_methodology_renders_every_weight_of_every_type(site: Server) -> None:
     text = get(site, "/methodology").text
     for formula in scoring.COMPONENT_FORMULAS.values():
         assert formula.split(":")[0].replace("&", "&amp;") in text.replace("&#39;", "'")
+    rule = scoring.ADOPTION_PRIOR_RULE.format(weight=scoring.ADOPTION_PRIOR_WEIGHT)
+    assert rule.split("(")[0] in text  # the adoption prior in ranking, from the code
+    assert "Sourced adoption in search and resolve" in text
 
 
 def test_schema_validates_the_seeds_and_served_passports(site: Server) -> None:

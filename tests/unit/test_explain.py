@@ -71,3 +71,10 @@ def test_vs_alternative_compares_match_and_rank() -> None:
     assert vs_alternative("A", 0.9, 50, "B", 0.8, 50) == "A ranks above B: match 0.72 vs 0.66"
     assert vs_alternative("A", 0.9, 50, None, 0.0, 0) == \
         "no other capability in the registry matches this intent"
+
+
+def test_vs_alternative_names_a_difference_in_sourced_adoption() -> None:
+    same = vs_alternative("A", 0.7, 40, "B", 0.7, 40, top_adoption=0.024, alt_adoption=0.0)
+    assert same == ("A ranks above B: match 0.60 vs 0.60; more sourced adoption "
+                    "(prior +0.024 vs +0.000)")
+    assert "adoption" not in vs_alternative("A", 0.7, 40, "B", 0.6, 40)

@@ -58,6 +58,8 @@ class MethodologyView:
     adoption_floor: float  # adoption with no counted signal, e.g. an unverified builder's
     verification_methods: tuple[str, ...]
     not_counted: str  # what the score breakdown says of uncounted declared adoption
+    adoption_prior_weight: float  # the most sourced adoption adds to a rank score
+    adoption_prior_rule: str
 
     @property
     def checklist_total(self) -> int:
@@ -86,6 +88,9 @@ def methodology_view() -> MethodologyView:
         adoption_floor=scoring.ADOPTION_FLOOR,
         verification_methods=METHODS,
         not_counted=scoring.NOT_COUNTED,
+        adoption_prior_weight=scoring.ADOPTION_PRIOR_WEIGHT,
+        adoption_prior_rule=scoring.ADOPTION_PRIOR_RULE.format(
+            weight=scoring.ADOPTION_PRIOR_WEIGHT),
     )
 
 
