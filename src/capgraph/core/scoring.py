@@ -162,11 +162,7 @@ def score(components: Mapping[str, float], weights: Mapping[str, float]) -> int:
 def adoption(artifact_type: str, signals: Mapping[str, int | None]) -> Component:
     """Adoption from community counts, log-normalised against the type's scale."""
     scales = ADOPTION_SCALES.get(artifact_type, ADOPTION_SCALES["default"])
-    parts = {
-        name: min(1.0, math.log1p(count) / math.log1p(scales[name]))
-        for name, count in signals.items()
-        if name in scales and isinstance(count, int) and count > 0
-    }
+    parts = _shares(artifact_type, signals)
     if not parts:
         return Component("adoption", ADOPTION_FLOOR, "no adoption signal is known: the floor")
     best = max(parts, key=lambda k: parts[k])
@@ -189,14 +185,17 @@ def adoption_prior(body: Mapping[str, Any], provenance: Mapping[str, str] | None
     origin = (provenance or {}).get("trust.community", "")
     if not (origin.startswith("sourced") or (origin == "declared" and trust.get("verified"))):
         return 0.0
-    scales = ADOPTION_SCALES.get(str(body.get("artifact", {}).get("type")),
-                                 ADOPTION_SCALES["default"])
-    community = trust.get("community") or {}
-    parts = [min(1.0, math.log1p(count) / math.log1p(scales[name]))
-             for name, count in community.items()
-             if name in scales and isinstance(count, int) and not isinstance(count, bool)
-             and count > 0]
-    return round(max(parts, default=0.0), 4)
+    parts = _shares(str(body.get("artifact", {}).get("type")), trust.get("community") or {})
+    return round(max(parts.values(), default=0.0), 4)
+
+
+def _shares(artifact_type: str, signals: Mapping[str, Any]) -> dict[str, float]:
+    """Each positive count's ``min(1, ln(1 + s) / ln(1 + S))`` against the type's scale."""
+    scales = ADOPTION_SCALES.get(artifact_type, ADOPTION_SCALES["default"])
+    return {name: min(1.0, math.log1p(count) / math.log1p(scales[name]))
+            for name, count in signals.items()
+            if name in scales and isinstance(count, int) and not isinstance(count, bool)
+            and count > 0}
 
 
 def declared_adoption(artifact_type: str, declared: Mapping[str, int | None], *,
