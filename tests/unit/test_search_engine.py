@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capgraph.bootstrap import assemble_registry
+from capgraph.core.scoring import ADOPTION_PRIOR_WEIGHT
 from capgraph.errors import BadRequest
 from capgraph.http.shapes import search_json
 from capgraph.registry import Registry
@@ -241,8 +242,10 @@ def test_the_trust_prior_breaks_ties_between_equal_matches(twins: Registry) -> N
     assert [c.card.slug for c in candidates[:2]] == ["popular-weather", "obscure-weather"]
     a, b = candidates[0], candidates[1]
     assert a.relevance == pytest.approx(b.relevance, abs=1e-6)
+    assert a.card.adoption > 0 == b.card.adoption  # a verified builder's counts are sourced
     for c in (a, b):
-        assert c.rank_score - c.relevance == pytest.approx(PRIOR_WEIGHT * c.card.score / 100)
+        assert c.rank_score - c.relevance == pytest.approx(
+            PRIOR_WEIGHT * c.card.score / 100 + ADOPTION_PRIOR_WEIGHT * c.card.adoption)
 
 
 def test_the_trust_prior_never_lifts_an_artifact_that_does_not_match(twins: Registry) -> None:

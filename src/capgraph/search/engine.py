@@ -159,8 +159,11 @@ class Card:
 
     @property
     def adoption(self) -> float:
-        """The share (0..1) of ``ADOPTION_PRIOR_WEIGHT`` its sourced adoption earns (0 on a
-        card kept before the prior was)."""
+        """The share (0..1) of ``ADOPTION_PRIOR_WEIGHT`` its sourced adoption earns: 0 on a
+        card kept before the prior was, and without a card (ranking never loads a passport
+        for it; a passport alone does not say whether its counts were sourced)."""
+        if not self._card:
+            return 0.0
         return min(1.0, max(0.0, float(self.facts.get("adoption", 0.0))))
 
     @property
