@@ -3,12 +3,14 @@ card from its passport, a page at a time, and never overwrites one a newer versi
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from capgraph.ports import ArtifactCard, Store, StoredVersion
 from capgraph.registry import versions
 from capgraph.registry.versions import fill_missing_cards
-from tests.contract.conftest import append, card_of, passport
+from tests.contract.conftest import append, card_of, passport, passport_body
 
 
 def test_missing_cards_are_filled_from_the_latest_passport_a_page_at_a_time(
@@ -90,3 +92,22 @@ def test_a_version_published_while_cards_are_filled_keeps_its_own_card(
     monkeypatch.undo()
     assert store.latest_cards(["ant", "bee"]) == {
         "ant": ArtifactCard(2, 42, '{"fresh":true}'), "bee": ArtifactCard(1, 42, card_of("bee"))}
+
+
+def test_a_filled_card_counts_sourced_adoption_from_the_passports_provenance(
+        store: Store) -> None:
+    """The provenance beside the body says whether counts were sourced: a card filled from
+    an old version gets the adoption prior an importer's counts earn, and none for the same
+    counts an unverified builder declared."""
+    def signed(slug: str, origin: str) -> bytes:
+        body = passport_body(slug)
+        body["trust"]["community"] = {"stars": 20_000}
+        return json.dumps({"unfragile": body, "signature": "fake",
+                           "provenance": {"trust.community": origin}}).encode()
+
+    append(store, "ant", passport=signed("ant", "sourced: a catalog (x)"), card="")
+    append(store, "bee", passport=signed("bee", "declared"), card="")
+    assert fill_missing_cards(store) == 2
+    cards = store.latest_cards(["ant", "bee"])
+    assert json.loads(cards["ant"].card)["adoption"] > 0.9
+    assert json.loads(cards["bee"].card)["adoption"] == 0.0
