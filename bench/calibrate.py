@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -43,6 +44,49 @@ def _rows(results: list[QueryResult]) -> tuple[list[dict[str, float]], list[bool
     return rows, [r.metrics["correct"] > 0 for r in results]
 
 
+def cross_validated_ece(results: list[QueryResult], names: list[str], l2: float, *,
+                        folds: int = 5, seed: int = 0) -> float:
+    """The ECE of out-of-fold confidences, folds made of whole tools (a query goes with its
+    first relevant tool): how well a fit carries to tools it did not see. Run on the tuning
+    tools only, to choose features and regularisation without looking at the held-out ones."""
+    tools = sorted({r.tools[0] if r.tools else r.query_id for r in results})
+    random.Random(seed).shuffle(tools)
+    fold_of = {tool: i % folds for i, tool in enumerate(tools)}
+    rows, labels = _rows(results)
+    keys = [fold_of[r.tools[0] if r.tools else r.query_id] for r in results]
+    conf = [0.0] * len(results)
+    for k in range(folds):
+        train = [i for i, f in enumerate(keys) if f != k]
+        weights, bias = fit_logistic([rows[i] for i in train], [labels[i] for i in train],
+                                     names=names, l2=l2)
+        model = Calibrator(weights=weights, bias=bias, threshold=0.0)
+        for i, f in enumerate(keys):
+            if f == k:
+                conf[i] = model.confidence(rows[i])
+    return ece(conf, labels)
+
+
+def select(results: list[QueryResult], l2s: list[float], *, seed: int
+           ) -> tuple[list[str], float, float]:
+    """Greedy forward selection of features (and the L2 strength) by tool-clustered
+    cross-validated ECE on ``results``: add the feature that lowers it most, stop when
+    none does. Returns (features, l2, its cross-validated ECE)."""
+    chosen: list[str] = []
+    best = (1.0, l2s[0])
+    while True:
+        trials = [(cross_validated_ece(results, [*chosen, name], l2, seed=seed), l2, name)
+                  for name in FEATURES if name not in chosen for l2 in l2s]
+        if not trials:
+            break
+        score, l2, name = min(trials)
+        if score >= best[0] - 1e-4:
+            break
+        chosen.append(name)
+        best = (score, l2)
+        print(f"  + {name}: cross-validated ECE {score:.4f} (l2 {l2:g})", file=sys.stderr)
+    return chosen, best[1], best[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--from", dest="source", type=Path, required=True,
@@ -50,20 +94,34 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--holdout", type=float, default=0.3)
     parser.add_argument("--precision", type=float, default=ABSTAIN_PRECISION)
+    parser.add_argument("--features", default=",".join(FEATURES),
+                        help="comma-separated features to fit (default: all recorded)")
+    parser.add_argument("--l2", type=float, default=1e-3)
+    parser.add_argument("--select", action="store_true",
+                        help="choose the features and L2 by tool-clustered 5-fold "
+                             "cross-validation inside the tuning tools (overrides both)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     results = load_results(args.source)
     if not any("feature lead" in r.metrics for r in results):
         sys.exit(f"{args.source} has no features: save it with this version's capgraph eval")
     sides = split_by_tool(results, seed=args.seed, holdout=args.holdout)
+    names = [n for n in args.features.split(",") if n]
+    if unknown := set(names) - set(FEATURES):
+        sys.exit(f"unknown features: {', '.join(sorted(unknown))}")
+    l2 = args.l2
+    if args.select:
+        names, l2, _ = select(sides["tune"], [1e-3, 1.0, 100.0], seed=args.seed)
+    cv = cross_validated_ece(sides["tune"], names, l2, seed=args.seed)
     tune_rows, tune_labels = _rows(sides["tune"])
-    weights, bias = fit_logistic(tune_rows, tune_labels, names=list(FEATURES))
+    weights, bias = fit_logistic(tune_rows, tune_labels, names=names, l2=l2)
     fitted = Calibrator(weights=weights, bias=bias, threshold=0.0)
     tune_conf = [fitted.confidence(r) for r in tune_rows]
     threshold = threshold_for_precision(tune_conf, tune_labels, precision=args.precision)
     model = Calibrator(weights=weights, bias=bias, threshold=threshold)
     report: dict[str, object] = {"seed": args.seed, "holdout": args.holdout,
                                  "weights": weights, "bias": bias, "threshold": threshold,
+                                 "l2": l2, "tune_cross_validated_ece": round(cv, 4),
                                  "stated_precision": args.precision}
     for name in ("tune", "held-out"):
         rows, labels = _rows(sides[name])
@@ -78,6 +136,7 @@ def main() -> None:
     if args.write:
         out = {"weights": weights, "bias": bias, "threshold": threshold,
                "fit": {"split": f"tools, seed {args.seed}, {args.holdout:.0%} held out",
+                       "l2": l2, "tune_cross_validated_ece": round(cv, 4),
                        "tune": report["tune"], "held_out": report["held-out"],
                        "stated_precision": args.precision},
                "note": "written by bench/calibrate.py from the tuning tools of "
