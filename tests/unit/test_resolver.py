@@ -14,8 +14,8 @@ import pytest
 from capgraph.bootstrap import assemble_registry
 from capgraph.errors import BadRequest
 from capgraph.registry import Registry
-from capgraph.search.engine import Card
 from capgraph.search.calibration import FEATURES
+from capgraph.search.engine import Card
 from capgraph.search.resolver import FEATURE_PICKS, RESOLVER_VERSION, passes
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
