@@ -3,15 +3,18 @@ tools (issue 16).
 
     capgraph eval --corpus ../shared/eval/metatool/corpus.jsonl \
         --queries ../shared/eval/metatool/queries.jsonl --split tools --save bench/out/run.jsonl
-    .venv/bin/python bench/calibrate.py --from bench/out/run.jsonl [--write]
+    .venv/bin/python bench/calibrate.py --from bench/out/run.jsonl [--select] [--write]
 
 ``capgraph eval --save`` records, for every query, the features the confidence model sees and
 whether the top answer was right. The queries are split by tool exactly as ``--split tools``
 splits them (seed 0, 30% of tools held out): the logistic model is fit on the tuning tools'
 queries only, its threshold chosen there for a stated precision of "no confident match"
 (``calibration.ABSTAIN_PRECISION``), and the calibration error, the "no confident match" rate
-and its precision are reported on the held-out tools, which the fit never saw. With --write,
-the coefficients go to src/capgraph/search/calibration.json (what the resolver ships with).
+and its precision are reported on the held-out tools, which the fit never saw. With
+--select, the features and the L2 strength are chosen by a 5-fold cross-validation inside
+the tuning tools whose folds are whole tools (greedy forward selection by log loss), so the
+choice never sees a held-out tool either. With --write, the coefficients go to
+src/capgraph/search/calibration.json (what the resolver ships with).
 """
 
 from __future__ import annotations
