@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,8 +14,9 @@ import pytest
 from capgraph.bootstrap import assemble_registry
 from capgraph.errors import BadRequest
 from capgraph.registry import Registry
+from capgraph.search.calibration import FEATURES
 from capgraph.search.engine import Card
-from capgraph.search.resolver import RESOLVER_VERSION, passes
+from capgraph.search.resolver import FEATURE_PICKS, RESOLVER_VERSION, passes
 from capgraph.storage.keystore import FileKeyStore
 from capgraph.storage.memory import MemoryStore
 from tests.conftest import FIXED_NOW
@@ -224,6 +226,40 @@ def test_confidence_never_rises_down_the_ranking(registry: Registry) -> None:
         assert confidences, intent
         assert confidences == sorted(confidences, reverse=True), (intent, confidences)
         assert all(0 <= c <= 1 for c in confidences)
+
+
+def test_confidence_features_read_the_leading_picks_the_same_whatever_a_resolve_asks(
+        registry: Registry) -> None:
+    resolver = registry.resolver
+    for intent in ("extract tables from scanned invoices", "transcribe a voice memo",
+                   LUNAR_INTENT, "bake a chocolate cake"):
+        picks = resolver.rank(intent, None, None, "default")  # every pick
+        assert len(picks) > FEATURE_PICKS, intent
+        seen = resolver.features(intent, picks)
+        # what eval records (need=5) is what a resolve of any limit computes (need >= 5)
+        for need in (5, 7, 14):
+            assert resolver.features(intent, resolver.rank(intent, None, None, "default",
+                                                           need=need)) == seen, (intent, need)
+        top, rest = picks[0], picks[1:FEATURE_PICKS]
+        assert seen["dense_first"] == float(top.cand.cosine >= max(p.cand.cosine for p in rest))
+        assert seen["dense_rank"] == sum(p.cand.cosine > top.cand.cosine for p in rest) / 4
+        assert seen["keyword_rank"] == sum(p.cand.raw > top.cand.raw for p in rest) / 4
+        assert seen["crowd"] == sum(top.score - p.score <= 0.05 for p in rest) / 4
+        assert seen["top_score"] == top.score
+        assert seen["words"] == len(intent.split()) / 30
+        assert set(seen) == set(FEATURES)
+    # a hand-made ranking: the top answer is third on the dense side and first on keywords
+    picks = resolver.rank("transcribe a voice memo", None, None, "default")[:3]
+    cands = [type("C", (), {"cosine": c, "raw": r})() for c, r in ((0.5, 9.0), (0.7, 3.0),
+                                                                     (0.6, 0.0))]
+    made = [type("P", (), {"cand": c, "score": s, "cap": p.cap})()
+            for c, s, p in zip(cands, (0.9, 0.87, 0.5), picks, strict=True)]
+    seen = resolver.features("transcribe a voice memo", made)  # type: ignore[arg-type]
+    assert (seen["dense_first"], seen["dense_rank"]) == (0.0, 1.0)
+    assert (seen["keyword_first"], seen["keyword_rank"]) == (1.0, 0.0)
+    assert seen["crowd"] == 0.5  # 0.87 is within 0.05 of 0.9, 0.5 is not
+    assert seen["keyword_lead"] == pytest.approx(
+        (math.log1p(9.0) - math.log1p(3.0)) / math.log1p(50.0))
 
 
 def test_a_declared_intent_is_resolved_confidently(registry: Registry) -> None:

@@ -26,7 +26,8 @@ import numpy as np
 __all__ = ["ABSTAIN_PRECISION", "FEATURES", "Abstention", "Calibrator", "abstention",
            "fit_logistic", "threshold_for_precision"]
 
-FEATURES = ("coverage", "lead", "strength", "dense", "dense_lead")
+FEATURES = ("coverage", "lead", "strength", "dense", "dense_lead", "dense_first", "keyword_first",
+            "dense_rank", "keyword_rank", "keyword_lead", "crowd", "top_score", "words")
 ABSTAIN_PRECISION = 0.75
 
 

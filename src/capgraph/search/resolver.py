@@ -41,6 +41,8 @@ from capgraph.search.results import (
 __all__ = ["Resolver", "gates_failed", "passes"]
 
 TOKEN_TTL_SECONDS = 7 * 24 * 3600
+FEATURE_PICKS = 5  # the leading picks the confidence features look at
+CROWD_MARGIN = 0.05  # a pick this close to the top answer's score crowds it
 MAX_FILTERED = 5  # candidates a posture removed, reported with the gates they failed
 RESOLVER_VERSION = f"capgraph-resolver/{__version__}"
 
@@ -116,12 +118,28 @@ class Resolver:
             return {}
         top = picks[0]
         second = picks[1] if len(picks) > 1 else None
+        # Only the first FEATURE_PICKS: a resolve asks for at least that many, and they are
+        # the same whatever more it asks for, so eval and resolve see the same features.
+        rest = picks[1:FEATURE_PICKS]
+        others = len(rest) or 1
+        best_raw = max((p.cand.raw for p in rest), default=0.0)
         return {
             "coverage": coverage(intent, top.cap),
             "lead": top.score - (second.score if second else 0.0),
             "strength": math.log1p(top.cand.raw) / math.log1p(50.0),
             "dense": top.cand.cosine,
             "dense_lead": top.cand.cosine - (second.cand.cosine if second else 0.0),
+            # Features meant to carry from tool to tool: does the dense side, and the
+            # keyword side, put the top answer first among the leaders; how far it leads
+            # on keywords; how many leaders crowd it; how long the intent is.
+            "dense_first": float(all(top.cand.cosine >= p.cand.cosine for p in rest)),
+            "keyword_first": float(top.cand.raw > 0 and top.cand.raw >= best_raw),
+            "dense_rank": sum(p.cand.cosine > top.cand.cosine for p in rest) / others,
+            "keyword_rank": sum(p.cand.raw > top.cand.raw for p in rest) / others,
+            "keyword_lead": (math.log1p(top.cand.raw) - math.log1p(best_raw)) / math.log1p(50.0),
+            "crowd": sum(top.score - p.score <= CROWD_MARGIN for p in rest) / others,
+            "top_score": top.score,
+            "words": min(len(intent.split()), 30) / 30,
         }
 
     def rank(self, intent: str, capability: str | None, artifact_type: str | None,
