@@ -47,9 +47,8 @@ from capgraph.registry.publishing import (
     Publishing,
     PublishResult,
     content_hash,
-    integrations_of,
 )
-from capgraph.registry.versions import NewVersion, append_version
+from capgraph.registry.versions import NewVersion
 from capgraph.search.documents import documents_for
 
 __all__ = ["IMPORT_FORMATS", "PASSPORT_FORMAT", "EntryOutcome", "ImportReport", "Importing",
@@ -277,10 +276,4 @@ class Importing:
                 summary=manifest.artifact.description, vectors=vectors,
             )
 
-        before = integrations_of(current) if current is not None else []
-        stored, created = append_version(self._store, slug, build)
-        if created:
-            log.info("imported %s (%s) as version %d", slug, fmt, stored.version)
-            self._after_write(slug)
-            self._publishing.rescore_partners(slug, before)
-        return PublishResult(stored, created, findings)
+        return self._publishing.append(slug, build, findings, what=f"imported ({fmt})")

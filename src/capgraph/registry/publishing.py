@@ -165,7 +165,7 @@ class Publishing:
                 integrations=integrations, summary=summary, vectors=vectors,
             )
 
-        return self._append(slug, build, findings)
+        return self.append(slug, build, findings)
 
     def import_passport(self, document: Mapping[str, Any], *, summary: str | None = None,
                         publisher_id: str | None = None) -> PublishResult:
@@ -213,28 +213,29 @@ class Publishing:
                 vectors=vectors,
             )
 
-        return self._append(slug, build, [])
+        return self.append(slug, build, [])
 
     def references(self, slug: str, integrations: Sequence[str]) -> tuple[int, int]:
         """The ecosystem component's counts now: artifacts naming ``slug`` as an integration,
         and those of ``integrations`` that are in the registry."""
         return self._store.references_to(slug), len(self._store.existing(integrations))
 
-    def rescore_partners(self, slug: str, before: Sequence[str] = ()) -> list[StoredVersion]:
-        """After a new version of ``slug``: re-issue every artifact whose ecosystem counts it
+    def rescore_partners(self, stored: StoredVersion, before: Sequence[str] = ()
+                         ) -> list[StoredVersion]:
+        """After ``stored``, a new version: re-issue every artifact whose ecosystem counts it
         may have changed, so that no score depends on the order artifacts arrived in
-        (docs/TRUST.md). Those are the artifacts ``slug`` names now or named before
-        (``before``: their references in changed) and the artifacts that name ``slug``
-        (their references out count it once it is in the registry). Each is re-issued only
-        when its ecosystem value changes; returns the new versions."""
-        latest = self._store.latest(slug)
-        named = integrations_of(latest) if latest is not None else []
-        partners = sorted({*before, *named, *self._store.referrers(slug)} - {slug})
+        (docs/TRUST.md). Those are the artifacts it names now or its previous version named
+        (``before``: their references in changed) and the artifacts that name it (their
+        references out count it once it is in the registry). Each is re-issued only when its
+        ecosystem value changes; returns the new versions."""
+        slug = stored.slug
+        partners = sorted({*before, *integrations_of(stored), *self._store.referrers(slug)}
+                          - {slug})
         out = []
         for partner in self._store.existing(partners):
-            stored = self.rescore_ecosystem(partner, because=slug)
-            if stored is not None:
-                out.append(stored)
+            reissued = self.rescore_ecosystem(partner, because=slug)
+            if reissued is not None:
+                out.append(reissued)
         return out
 
     def rescore_ecosystem(self, slug: str, *, because: str) -> StoredVersion | None:
@@ -260,13 +261,7 @@ class Publishing:
             provenance = dict(old.get("provenance") or {})
             provenance["trust.ecosystem"] = (
                 f"re-issued after {because} arrived or changed: {component.explanation}")
-            return self.sign(
-                body=rescore(body), number=number, now=self._now(),
-                content_hash=latest.content_hash, source_kind=latest.source_kind,
-                source=latest.source, provenance=provenance,
-                numbers=latest.capability_numbers, integrations=integrations,
-                summary=summary_of(latest.source_kind, latest.source), keep_vectors=True,
-            )
+            return self._reissue(latest, number, rescore(body), provenance)
 
         stored, created = append_version(self._store, slug, build)
         if not created:
@@ -320,12 +315,7 @@ class Publishing:
             provenance = {k: v for k, v in old.get("provenance", {}).items()
                           if k not in VERIFICATION_PROVENANCE_KEYS}
             provenance.update(verification_provenance(verification))
-            return self.sign(
-                body=body, number=number, now=self._now(), content_hash=latest.content_hash,
-                source_kind=latest.source_kind, source=latest.source, provenance=provenance,
-                numbers=latest.capability_numbers, integrations=integrations_of(latest),
-                summary=summary_of(latest.source_kind, latest.source), keep_vectors=True,
-            )
+            return self._reissue(latest, number, body, provenance)
 
         stored, created = append_version(self._store, slug, build)
         if created:
@@ -346,13 +336,7 @@ class Publishing:
             provenance = dict(old.get("provenance") or {})
             provenance["resigned"] = f"re-signed: version {latest.version} was signed with " \
                 f"revoked key {latest.key_id}"
-            return self.sign(
-                body=old["unfragile"], number=number, now=self._now(),
-                content_hash=latest.content_hash, source_kind=latest.source_kind,
-                source=latest.source, provenance=provenance, numbers=latest.capability_numbers,
-                integrations=integrations_of(latest),
-                summary=summary_of(latest.source_kind, latest.source), keep_vectors=True,
-            )
+            return self._reissue(latest, number, old["unfragile"], provenance)
 
         stored, created = append_version(self._store, slug, build)
         if created:
@@ -360,14 +344,28 @@ class Publishing:
             return stored
         return None
 
-    def _append(self, slug: str, build: Any, findings: list[Finding]) -> PublishResult:
+    def append(self, slug: str, build: Any, findings: list[Finding], *,
+               what: str = "stored") -> PublishResult:
+        """Store the version ``build`` makes (publish and import), then re-score the partners
+        whose ecosystem counts it changed."""
         before = self._store.latest(slug)
         stored, created = append_version(self._store, slug, build)
         if created:
-            log.info("stored %s version %d", slug, stored.version)
+            log.info("%s %s version %d", what, slug, stored.version)
             self._after_write(slug)
-            self.rescore_partners(slug, integrations_of(before) if before else [])
+            self.rescore_partners(stored, integrations_of(before) if before else [])
         return PublishResult(stored, created, findings)
+
+    def _reissue(self, latest: StoredVersion, number: int, body: dict[str, Any],
+                 provenance: dict[str, str]) -> NewVersion:
+        """A new version of ``latest`` with another body or provenance: the same source,
+        content hash, capability numbers and vectors."""
+        return self.sign(
+            body=body, number=number, now=self._now(), content_hash=latest.content_hash,
+            source_kind=latest.source_kind, source=latest.source, provenance=provenance,
+            numbers=latest.capability_numbers, integrations=integrations_of(latest),
+            summary=summary_of(latest.source_kind, latest.source), keep_vectors=True,
+        )
 
     def sign(
         self, *, body: dict[str, Any], number: int, now: datetime, content_hash: str,
