@@ -110,7 +110,7 @@ def build_registry(settings: Settings, *, embedder: Embedder | None = None) -> R
                                        timeout=settings.import_timeout_seconds,
                                        max_bytes=settings.import_max_bytes),
         import_max_bytes=settings.import_max_bytes,
-        static=DirectorySink(settings.static_dir) if settings.static_dir else None,
+        static=directory_sink(settings.static_dir) if settings.static_dir else None,
     )
 
 

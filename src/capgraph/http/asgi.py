@@ -41,9 +41,8 @@ def base_url_of(scope: Scope) -> str:
     return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
 
 
-async def _send_latest(send: Any, scope: Scope, body: bytes) -> None:
+async def _send_latest(send: Any, scope: Scope, body: bytes, etag: str) -> None:
     """A latest envelope with its ``ETag`` and ``Cache-Control`` (http/caching.py), or 304."""
-    etag = etag_of(body)
     cache = [(b"etag", etag.encode()), (b"cache-control", CHANGING.encode())]
     asked = next((v.decode("latin-1") for k, v in scope.get("headers", ())
                   if k == b"if-none-match"), None)
@@ -156,10 +155,26 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+ETAGS_KEPT = 50_000  # slugs whose latest envelope's ETag is remembered (as many as envelopes)
+
+
 class PassportFastPath:
     def __init__(self, app: Any, *, registry: Registry) -> None:
         self.app = app
         self.registry = registry
+        # slug -> (envelope, its ETag): the registry hands out the same bytes object until a
+        # write, so the SHA-256 is taken once per envelope, not once per request.
+        self._etags: dict[str, tuple[bytes, str]] = {}
+
+    def _etag(self, slug: str, body: bytes) -> str:
+        known = self._etags.get(slug)
+        if known is not None and known[0] is body:
+            return known[1]
+        etag = etag_of(body)
+        if len(self._etags) >= ETAGS_KEPT:
+            self._etags.clear()
+        self._etags[slug] = (body, etag)
+        return etag
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
@@ -173,6 +188,6 @@ class PassportFastPath:
                 except CapgraphError:
                     pass  # not found and friends: the app answers with a problem document
                 else:
-                    await _send_latest(send, scope, body)
+                    await _send_latest(send, scope, body, self._etag(match.group(1), body))
                     return
         await self.app(scope, receive, send)

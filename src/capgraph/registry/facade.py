@@ -14,7 +14,7 @@ import numpy as np
 from capgraph.core.checkpoint import Checkpoint, NoteVerifier
 from capgraph.core.outcomes import Outcomes
 from capgraph.core.signing import SigningKey
-from capgraph.errors import NotFound
+from capgraph.errors import CapgraphError, NotFound
 from capgraph.ports import (
     ApiKeyRecord,
     ArtifactSummary,
@@ -99,7 +99,7 @@ class Registry:
             return None
         try:
             return self._static.sync(keys_changed=keys_changed)
-        except OSError:
+        except (OSError, ValueError, CapgraphError):  # the write stands; its answer too
             log.exception("the static read path could not be updated")
             return None
 

@@ -30,10 +30,6 @@ class Reading:
         self._envelope_lock = threading.Lock()
         self._versions: OrderedDict[tuple[str, int], tuple[bytes, bytes]] = OrderedDict()
 
-    @property
-    def public_url(self) -> str:
-        return self._public_url
-
     def passport(self, slug: str, *, version: int | None = None) -> StoredVersion:
         """The latest (or a given) version of an artifact; ``NotFound`` when there is none."""
         stored = (self._store.latest(slug) if version is None
@@ -87,6 +83,10 @@ class Reading:
                 self._envelopes.clear()
             self._envelopes[slug] = (generation, data)
         return data
+
+    def version_envelope(self, stored: StoredVersion) -> bytes:
+        """The envelope of a version already read from the store, for the public URL."""
+        return self._version_envelope(stored.slug, stored.version, stored)
 
     def _version_envelope(self, slug: str, version: int, stored: StoredVersion | None = None
                           ) -> bytes:

@@ -63,25 +63,24 @@ class StaticExport:
     def __init__(self, *, sink: StaticSink, store: Store, log: TransparencyLog,
                  reading: Reading, jwks: Callable[[], bytes]) -> None:
         self._sink = sink
-        self._versions = store
-        self._log_store = store
+        self._store = store
         self._log = log
         self._reading = reading
         self._jwks = jwks
         self._synced = -1  # the tree size this process last brought the files to
 
     def sync(self, *, keys_changed: bool = False) -> SyncReport | None:
-        """Bring the files up to the store's tree size (and rewrite the JWK Set when
-        ``keys_changed``); None when this process already did and the log did not grow."""
-        if not keys_changed and self._log_store.log_size() == self._synced:
+        """Bring the files (and the JWK Set) up to the store's tree size; None when this
+        process already did, the log did not grow and the keys did not change."""
+        if not keys_changed and self._store.log_size() == self._synced:
             return None
         with self._sink.lock():
-            return self._update(self._exported_size(), keys_changed=True)
+            return self._update(self._exported_size())
 
     def export_all(self) -> SyncReport:
         """Write every file again from the store (``capgraph static export``)."""
         with self._sink.lock():
-            return self._update(0, keys_changed=True, every_artifact=True)
+            return self._update(0, every_artifact=True)
 
     def _exported_size(self) -> int:
         note = self._sink.get(CHECKPOINT)
@@ -90,32 +89,24 @@ class StaticExport:
         except (IndexError, ValueError):
             return 0
 
-    def _update(self, start: int, *, keys_changed: bool, every_artifact: bool = False
-                ) -> SyncReport:
-        size = self._log_store.log_size()
+    def _update(self, start: int, *, every_artifact: bool = False) -> SyncReport:
+        size = self._store.log_size()
         start = min(start, size)
-        if keys_changed:
-            self._sink.put(JWKS, self._jwks(), immutable=False)
+        self._sink.put(JWKS, self._jwks(), immutable=False)
         written, skipped = self._write_tiles(start, size)
         slugs = self._all_slugs() if every_artifact else self._slugs_logged(start, size)
         envelopes = 0
         for slug in slugs:
-            history = self._versions.versions(slug)
-            for stored in history:
+            data = b""
+            for stored in self._store.versions(slug):
+                data = self._reading.version_envelope(stored)
                 if every_artifact or stored.log_index >= start:
-                    self._sink.put(version_path(slug, stored.version),
-                                   self._reading.envelope_bytes(slug, self._public_url(),
-                                                                version=stored.version),
-                                   immutable=True)
+                    self._sink.put(version_path(slug, stored.version), data, immutable=True)
                     envelopes += 1
-            if history:
-                latest = history[-1]
-                self._sink.put(passport_path(slug),
-                               self._reading.envelope_bytes(slug, self._public_url(),
-                                                            version=latest.version),
-                               immutable=False)
+            if data:  # the latest version's envelope, under the unversioned path too
+                self._sink.put(passport_path(slug), data, immutable=False)
                 envelopes += 1
-        if size > 0 and (size != start or every_artifact or self._sink.get(CHECKPOINT) is None):
+        if size > 0 and (size != start or every_artifact):
             self._sink.put(CHECKPOINT, self._log.checkpoint_at(size)[1].encode(),
                            immutable=False)
         self._synced = size
@@ -124,9 +115,6 @@ class StaticExport:
             log.warning("static export: entry bundles %s not written (an entry is longer "
                         "than 65,535 bytes)", ", ".join(skipped))
         return report
-
-    def _public_url(self) -> str:
-        return self._reading.public_url
 
     def _write_tiles(self, start: int, size: int) -> tuple[int, list[str]]:
         """Write the tiles that entries [start, size) changed; (how many, bundles skipped)."""
@@ -171,7 +159,7 @@ class StaticExport:
         """The artifacts whose passports entries [start, size) hold, in log order."""
         slugs: dict[str, None] = {}
         for first in range(start, size, PAGE):
-            for entry in self._log_store.log_entries(first, min(size, first + PAGE)):
+            for entry in self._store.log_entries(first, min(size, first + PAGE)):
                 slug = _passport_slug(entry)
                 if slug is not None:
                     slugs[slug] = None
@@ -179,7 +167,7 @@ class StaticExport:
 
     def _all_slugs(self) -> Iterable[str]:
         offset = 0
-        while page := self._versions.artifacts(limit=PAGE, offset=offset):
+        while page := self._store.artifacts(limit=PAGE, offset=offset):
             yield from (a.slug for a in page)
             offset += len(page)
 
