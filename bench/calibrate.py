@@ -128,8 +128,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--holdout", type=float, default=0.3)
     parser.add_argument("--precision", type=float, default=ABSTAIN_PRECISION)
-    parser.add_argument("--features", default=",".join(FEATURES),
-                        help="comma-separated features to fit (default: all recorded)")
+    parser.add_argument("--features", default=",".join(Calibrator.load().weights),
+                        help="comma-separated features to fit, of " + ",".join(FEATURES)
+                        + " (default: the shipped model's, so --write refits what ships)")
     parser.add_argument("--l2", type=float, default=1e-3)
     parser.add_argument("--select", action="store_true",
                         help="choose the features and L2 by tool-clustered 5-fold "

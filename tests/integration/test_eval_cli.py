@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from capgraph.search.calibration import FEATURES
 from tests.conftest import SHARED
 from tests.integration.conftest import invoke
 from tests.searchkit import copy_demo
@@ -176,6 +177,11 @@ def test_eval_split_by_tool_reports_both_sides_and_a_paired_difference(tmp_path:
     saved = tmp_path / "run.jsonl"
     first = json.loads(invoke(tmp_path, *args, "--save", str(saved)).stdout)
     assert len(saved.read_text().splitlines()) == 200
+    # every answered query records what the confidence model saw (bench/calibrate.py --from)
+    rows = [json.loads(line)["metrics"] for line in saved.read_text().splitlines()]
+    seen = [row for row in rows if any(k.startswith("feature ") for k in row)]
+    assert len(seen) > 150 and all({f"feature {n}" for n in FEATURES} <= set(row)
+                                   for row in seen)
     assert first["all"]["queries"] == 200 == first["tune"]["queries"] + first["held-out"][
         "queries"]  # single-tool queries are never on both sides
     assert 0 < first["held-out"]["queries"] < first["tune"]["queries"]

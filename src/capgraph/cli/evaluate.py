@@ -110,8 +110,7 @@ def run_queries(corpus: Path, queries: Path, *, subset: str | None = None,
                 metrics["correct"] = float(top_slug in relevant)
                 # what the confidence model saw, to fit it on some tools and test it on others
                 # (bench/calibrate.py --from)
-                picks = registry.resolver.rank(text, None, None, "default", need=5)
-                for name, value in registry.resolver.features(text, picks).items():
+                for name, value in answer.features.items():
                     metrics[f"feature {name}"] = value
                 if q.get("relevant_capabilities"):
                     cap_ranked = [f"{m.slug}#{c.name}" for m in result.matches

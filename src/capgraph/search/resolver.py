@@ -216,9 +216,11 @@ class Resolver:
                           filtered=filtered)
         resolve_id = "r_" + secrets.token_urlsafe(16)
         now = self._now()
-        confidence = self.calibrator.confidence(self.features(intent, picks)) if picks else 0.0
+        features = self.features(intent, picks)
+        confidence = self.calibrator.confidence(features) if picks else 0.0
         head = functools.partial(Resolution, intent=intent, risk=risk, resolve_id=resolve_id,
-                                 resolved_at=iso_ms(now), resolver_version=RESOLVER_VERSION)
+                                 resolved_at=iso_ms(now), resolver_version=RESOLVER_VERSION,
+                                 features=features)
         # A capability named by its exact URI is the answer whatever the intent's wording.
         exact = bool(picks) and picks[0].uri == capability
         if not (picks and (exact or confidence >= self.calibrator.threshold)):

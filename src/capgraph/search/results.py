@@ -126,6 +126,9 @@ class Resolution:
     match_confidence: float = 0.0  # of the best candidate (the answers carry their own)
     alternatives: list[Alternative] = field(default_factory=list)  # when none is confident
     filtered: list[Filtered] = field(default_factory=list)  # matches the posture removed
+    # What the confidence model saw (capgraph eval records it for bench/calibrate.py); not
+    # part of the answer's wire shape.
+    features: dict[str, float] = field(default_factory=dict)
 
     @property
     def confident(self) -> bool:
