@@ -55,9 +55,9 @@ class Invocation:
                 "missing": [m.to_json() for m in self.missing]}
 
 
-def missing_sentence(missing: Sequence[Mapping[str, str]] | Sequence[Missing]) -> str:
+def missing_sentence(missing: Sequence[Missing]) -> str:
     """One sentence for pages: what the snippet could not take from the manifest."""
-    fields = [m.field if isinstance(m, Missing) else str(m["field"]) for m in missing]
+    fields = [m.field for m in missing]
     if not fields:
         return ""
     return ("The manifest does not declare " + ", ".join(f"`{f}`" for f in fields)

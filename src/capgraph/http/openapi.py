@@ -64,11 +64,12 @@ def _problem(status: int) -> dict[str, Any]:
     return answer
 
 
-def _with_examples(operation: dict[str, Any], method: str, path: str) -> None:
+def _with_examples(operation: dict[str, Any], requests: dict[str, Any],
+                   answers: dict[int, Any]) -> None:
     """Request-body examples and documented success answers (http/openapi_examples.py)."""
-    for media, examples in request_examples().get((method, path), {}).items():
+    for media, examples in requests.items():
         operation["requestBody"]["content"][media]["examples"] = examples
-    for status, answer in success_answers().get((method, path), {}).items():
+    for status, answer in answers.items():
         operation["responses"][str(status)] = {
             "description": answer["description"],
             "content": {"application/json": {"schema": answer["schema"],
@@ -77,6 +78,7 @@ def _with_examples(operation: dict[str, Any], method: str, path: str) -> None:
 
 
 def complete(document: dict[str, Any]) -> dict[str, Any]:
+    requests, answers = request_examples(), success_answers()
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
@@ -89,7 +91,8 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
                 for status, media in success.items():
                     responses[str(status)] = {"description": "Success",
                                               "content": {media: {"schema": {}}}}
-            _with_examples(operation, method, path)
+            _with_examples(operation, requests.get((method, path), {}),
+                           answers.get((method, path), {}))
             statuses = _EVERY + (_WITH_BODY if method != "get" else ())
             for status in statuses:
                 responses.setdefault(str(status), _problem(status))

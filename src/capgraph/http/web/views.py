@@ -6,6 +6,7 @@ person and an agent always see the same facts.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -217,9 +218,11 @@ class ArtifactView:
                   ("path", "Path"), ("command", "Command"), ("install", "Install"))
         return [(label, str(ex[key])) for key, label in labels if ex.get(key)]
 
-    @property
+    @functools.cached_property
     def invocation(self) -> Invocation:
-        """How to call it, from the declared execution facts alone (what resolve answers)."""
+        """How to call it, from the declared execution facts alone (made as resolve makes
+        its invocation; the page passes the passport's requirements, resolve those of the
+        answering capability). Made once per page."""
         return invocation_for(slug=self.slug, artifact_type=self.artifact["type"],
                               url=self.artifact["url"], execution=self.declared.get("execution"),
                               requires=self.requirements)
