@@ -71,6 +71,13 @@ def test_stored_nodes_are_the_complete_aligned_subtrees(store: Store) -> None:
     for missing in ((0, 3), (1, 1), (2, 0), (5, 0)):
         with pytest.raises(StorageError):
             store.log_node(*missing)
+    assert store.log_nodes(0, 0, 3) == [l0, l1, l2]  # a tile's range, in one read
+    assert store.log_nodes(0, 1, 3) == [l1, l2] and store.log_nodes(1, 0, 1) == [
+        translog.node_hash(l0, l1)]
+    assert store.log_nodes(0, 2, 2) == []
+    for level, start, end in ((0, 0, 4), (1, 0, 2), (2, 0, 1)):
+        with pytest.raises(StorageError):
+            store.log_nodes(level, start, end)
     with store.write() as tx:
         assert tx.log_node(1, 0) == translog.node_hash(l0, l1)
         with pytest.raises(StorageError):

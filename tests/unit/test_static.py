@@ -64,9 +64,12 @@ def test_a_hash_tile_holds_the_stored_subtree_hashes() -> None:
     def read(level: int, index: int) -> bytes:
         return nodes[(level, index)]
 
-    level1 = tiles.hash_tile(read, tiles.Tile(1, 0, 1))
+    def read_range(level: int, start: int, end: int) -> list[bytes]:
+        return [nodes[(level, i)] for i in range(start, end)]
+
+    level1 = tiles.hash_tile(read_range, tiles.Tile(1, 0, 1))
     assert level1 == translog.tree_hash(read, 256)
-    assert tiles.hash_tile(read, tiles.Tile(0, 1, 44))[-32:] == translog.leaf_hash(b"299")
+    assert tiles.hash_tile(read_range, tiles.Tile(0, 1, 44))[-32:] == translog.leaf_hash(b"299")
 
 
 def test_an_entry_bundle_prefixes_each_entry_with_its_length() -> None:

@@ -13,10 +13,8 @@ prefixed with ``x`` (1234067 is ``x001/x234/067``).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-
-from capgraph.core.translog import NodeReader
 
 __all__ = ["HEIGHT", "MAX_ENTRY", "WIDTH", "Tile", "entry_bundle", "exists", "hash_tile",
            "parse_tile_path", "tiles_for"]
@@ -25,6 +23,8 @@ HEIGHT = 8
 WIDTH = 1 << HEIGHT  # hashes (or entries) in a full tile
 MAX_ENTRY = 0xFFFF  # the longest entry a uint16 length prefix can carry
 MAX_LEVEL = 63
+
+NodesReader = Callable[[int, int, int], list[bytes]]  # (level, start, end) -> stored nodes
 
 
 @dataclass(frozen=True, order=True)
@@ -86,10 +86,11 @@ def exists(tile: Tile, size: int) -> bool:
     return tile.first() + tile.width <= nodes
 
 
-def hash_tile(read: NodeReader, tile: Tile) -> bytes:
-    """The bytes of a hash tile: ``width`` 32-byte hashes read from the stored nodes."""
-    height = HEIGHT * tile.level
-    return b"".join(read(height, tile.first() + i) for i in range(tile.width))
+def hash_tile(read: NodesReader, tile: Tile) -> bytes:
+    """The bytes of a hash tile: ``width`` 32-byte hashes, the stored nodes [first,
+    first + width) at height 8 * level, read at once."""
+    first = tile.first()
+    return b"".join(read(HEIGHT * tile.level, first, first + tile.width))
 
 
 def entry_bundle(entries: Sequence[bytes]) -> bytes:

@@ -144,6 +144,11 @@ class LogStore(Protocol):
         """The leaf data of entries [start, end)."""
         ...
 
+    def log_nodes(self, level: int, start: int, end: int) -> list[bytes]:
+        """The stored nodes [start, end) of one level, in one read (a hash tile);
+        ``StorageError`` when one is missing."""
+        ...
+
 
 class IndexFeeds(Protocol):
     """The append-only logs every process replays into its in-memory indexes."""

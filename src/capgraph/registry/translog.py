@@ -140,7 +140,7 @@ class TransparencyLog:
         """The bytes of a tile the tree has; ``ValueError`` for an entry bundle holding an
         entry longer than the format's 65,535 bytes."""
         if not tile.is_entries:
-            return tiles.hash_tile(self._store.log_node, tile)
+            return tiles.hash_tile(self._store.log_nodes, tile)
         first = tile.first()
         return tiles.entry_bundle(self._store.log_entries(first, first + tile.width))
 

@@ -34,6 +34,7 @@ from capgraph.ports import (
     VectorChange,
     VectorEntry,
 )
+from capgraph.storage import complete_nodes
 
 __all__ = ["MemoryStore"]
 
@@ -277,6 +278,11 @@ class MemoryStore:
 
     def log_entries(self, start: int, end: int) -> list[bytes]:
         return self._state.leaves[start:end]
+
+    def log_nodes(self, level: int, start: int, end: int) -> list[bytes]:
+        nodes = self._state.nodes
+        return complete_nodes([nodes[(level, i)] for i in range(start, end)
+                               if (level, i) in nodes], level, start, end)
 
     # -- index feeds -------------------------------------------------------------------------
     def keyword_changes(self, since: int, *, limit: int) -> list[KeywordChange]:

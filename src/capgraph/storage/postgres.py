@@ -43,6 +43,7 @@ from capgraph.ports import (
     StoredVersion,
     VectorChange,
 )
+from capgraph.storage import complete_nodes
 from capgraph.storage.postgres_schema import check_schema
 from capgraph.storage.postgres_tx import Conn, PgTransaction
 from capgraph.storage.sqlite_tx import (
@@ -221,6 +222,11 @@ class PostgresStore:
         return [bytes(r[0]) for r in self._rows(
             "SELECT data FROM log_leaves WHERE idx >= %s AND idx < %s ORDER BY idx",
             (start, end))]
+
+    def log_nodes(self, level: int, start: int, end: int) -> list[bytes]:
+        rows = self._rows("SELECT hash FROM log_nodes WHERE level = %s AND idx >= %s "
+                          "AND idx < %s ORDER BY idx", (level, start, end))
+        return complete_nodes([bytes(r[0]) for r in rows], level, start, end)
 
     # -- index feeds -------------------------------------------------------------------------
     def keyword_changes(self, since: int, *, limit: int) -> list[KeywordChange]:

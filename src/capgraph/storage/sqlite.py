@@ -35,7 +35,7 @@ from capgraph.ports import (
     StoredVersion,
     VectorChange,
 )
-from capgraph.storage import sqlite_tx
+from capgraph.storage import complete_nodes, sqlite_tx
 from capgraph.storage.sqlite_schema import EVENTS_SCHEMA, MIGRATIONS
 from capgraph.storage.sqlite_tx import COLUMNS, Transaction, version_of
 
@@ -245,6 +245,13 @@ class SQLiteStore:
             "SELECT data FROM log_leaves WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end)
         ).fetchall()
         return [bytes(r[0]) for r in rows]
+
+    def log_nodes(self, level: int, start: int, end: int) -> list[bytes]:
+        rows = self._conn().execute(
+            "SELECT hash FROM log_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx",
+            (level, start, end),
+        ).fetchall()
+        return complete_nodes([bytes(r[0]) for r in rows], level, start, end)
 
     # -- index feeds -------------------------------------------------------------------------
     def keyword_changes(self, since: int, *, limit: int) -> list[KeywordChange]:
