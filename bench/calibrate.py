@@ -2,8 +2,11 @@
 tools (issue 16).
 
     capgraph eval --corpus ../shared/eval/metatool/corpus.jsonl \
-        --queries ../shared/eval/metatool/queries.jsonl --split tools --save bench/out/run.jsonl
-    .venv/bin/python bench/calibrate.py --from bench/out/run.jsonl [--select] [--write]
+        --queries ../shared/eval/metatool/queries.jsonl --split tools --outcomes 0 \
+        --save bench/out/warm.jsonl
+    capgraph eval ... --split tools --save bench/out/cold.jsonl      # (no --outcomes)
+    .venv/bin/python bench/calibrate.py --from bench/out/warm.jsonl \
+        --cold bench/out/cold.jsonl [--select] [--write]
 
 ``capgraph eval --save`` records, for every query, the features the confidence model sees and
 whether the top answer was right. The queries are split by tool exactly as ``--split tools``
@@ -15,6 +18,12 @@ and its precision are reported on the held-out tools, which the fit never saw. W
 the tuning tools whose folds are whole tools (greedy forward selection by log loss), so the
 choice never sees a held-out tool either. With --write, the coefficients go to
 src/capgraph/search/calibration.json (what the resolver ships with).
+
+The model is fit on a run with ``--outcomes``, where each confident answer's outcome was
+reported as agents report them, so the ``outcomes`` and ``evidence`` features (an answer's
+own counted record) have values to learn from, and, with ``--cold``, on the tuning queries of
+a run without any reports as well, so that it stays calibrated before a registry has heard
+back from anyone; it is reported on the held-out tools of each run.
 """
 
 from __future__ import annotations
@@ -71,6 +80,25 @@ def out_of_fold(results: list[QueryResult], names: list[str], l2: float, *,
     return [float(c) for c in conf]
 
 
+def per_fold_ece(results: list[QueryResult], names: list[str], l2: float, *,
+                 folds: int = 5, seeds: int = 10) -> float:
+    """The mean ECE of each whole-tool fold, over ``seeds`` ways of making the folds: how far
+    off a fit is on a new group of ~1/``folds`` of the tools, like the held-out group (the
+    pooled out-of-fold ECE hides that: the folds' errors cancel)."""
+    _, labels = _rows(results)
+    keys = [r.tools[0] if r.tools else r.query_id for r in results]
+    values = []
+    for seed in range(seeds):
+        tools = sorted(set(keys))
+        random.Random(seed).shuffle(tools)
+        fold_of = {tool: i % folds for i, tool in enumerate(tools)}
+        conf = out_of_fold(results, names, l2, folds=folds, seed=seed)
+        for k in range(folds):
+            idx = [i for i, key in enumerate(keys) if fold_of[key] == k]
+            values.append(ece([conf[i] for i in idx], [labels[i] for i in idx]))
+    return float(np.mean(values))
+
+
 def log_loss(conf: list[float], labels: list[bool]) -> float:
     p = np.clip(np.array(conf), 1e-9, 1 - 1e-9)
     y = np.array(labels, dtype=np.float64)
@@ -121,6 +149,26 @@ def ece_interval(results: list[QueryResult], conf: list[float], labels: list[boo
     return values[int(0.025 * resamples)], values[int(0.975 * resamples) - 1]
 
 
+def _sides(sides: dict[str, list[QueryResult]], model: Calibrator, args: argparse.Namespace
+           ) -> dict[str, object]:
+    """The model's calibration and "no confident match" behaviour on both sides of a run."""
+    out: dict[str, object] = {}
+    for name in ("tune", "held-out"):
+        rows, labels = _rows(sides[name])
+        conf = [model.confidence(r) for r in rows]
+        said = abstention(conf, labels, model.threshold)
+        if name == "held-out" and args.resamples:
+            low, high = ece_interval(sides[name], conf, labels, resamples=args.resamples,
+                                     seed=args.seed)
+            out["held_out_ece_interval"] = [round(low, 4), round(high, 4)]
+        out[name] = {"queries": len(rows), "accuracy_top1": round(sum(labels) / len(labels), 4),
+                     "ece": round(ece(conf, labels), 4),
+                     "no_confident_match_rate": round(said.rate, 4),
+                     "no_confident_match_precision": round(said.precision, 4),
+                     "answered_precision": round(said.answered_precision, 4)}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--from", dest="source", type=Path, required=True,
@@ -138,20 +186,29 @@ def main() -> None:
                              "both)")
     parser.add_argument("--resamples", type=int, default=1000,
                         help="tool resamples for the held-out ECE interval (0: none)")
+    parser.add_argument("--cold", type=Path, default=None,
+                        help="a `capgraph eval --save` file made without --outcomes: fit on "
+                             "the tuning tools of both runs, report on each")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     results = load_results(args.source)
     if not any("feature lead" in r.metrics for r in results):
         sys.exit(f"{args.source} has no features: save it with this version's capgraph eval")
     sides = split_by_tool(results, seed=args.seed, holdout=args.holdout)
+    cold = (split_by_tool(load_results(args.cold), seed=args.seed, holdout=args.holdout)
+            if args.cold is not None else None)
+    # Both runs' tuning queries: the model must be calibrated for an answer with no record
+    # yet (every answer of a new registry) as well as for one with a record.
+    tune = sides["tune"] + (cold["tune"] if cold is not None else [])
     names = [n for n in args.features.split(",") if n]
     if unknown := set(names) - set(FEATURES):
         sys.exit(f"unknown features: {', '.join(sorted(unknown))}")
     l2 = args.l2
     if args.select:
-        names, l2 = select(sides["tune"], [1e-3, 10.0], seed=args.seed)
-    cv = ece(out_of_fold(sides["tune"], names, l2, seed=args.seed), _rows(sides["tune"])[1])
-    tune_rows, tune_labels = _rows(sides["tune"])
+        names, l2 = select(tune, [1e-3, 10.0], seed=args.seed)
+    cv = ece(out_of_fold(tune, names, l2, seed=args.seed), _rows(tune)[1])
+    fold_ece = per_fold_ece(tune, names, l2)
+    tune_rows, tune_labels = _rows(tune)
     weights, bias = fit_logistic(tune_rows, tune_labels, names=names, l2=l2)
     fitted = Calibrator(weights=weights, bias=bias, threshold=0.0)
     tune_conf = [fitted.confidence(r) for r in tune_rows]
@@ -160,26 +217,20 @@ def main() -> None:
     report: dict[str, object] = {"seed": args.seed, "holdout": args.holdout,
                                  "weights": weights, "bias": bias, "threshold": threshold,
                                  "l2": l2, "tune_cross_validated_ece": round(cv, 4),
+                                 "tune_per_fold_ece": round(fold_ece, 4),
                                  "stated_precision": args.precision}
-    for name in ("tune", "held-out"):
-        rows, labels = _rows(sides[name])
-        conf = [model.confidence(r) for r in rows]
-        said = abstention(conf, labels, threshold)
-        if name == "held-out" and args.resamples:
-            low, high = ece_interval(sides[name], conf, labels, resamples=args.resamples,
-                                     seed=args.seed)
-            report["held_out_ece_interval"] = [round(low, 4), round(high, 4)]
-        report[name] = {"queries": len(rows), "accuracy_top1": round(sum(labels) / len(labels), 4),
-                        "ece": round(ece(conf, labels), 4),
-                        "no_confident_match_rate": round(said.rate, 4),
-                        "no_confident_match_precision": round(said.precision, 4),
-                        "answered_precision": round(said.answered_precision, 4)}
+    report.update(_sides(sides, model, args))
+    if cold is not None:
+        report["without_outcome_reports"] = _sides(cold, model, args)
     print(json.dumps(report, indent=2))
     if args.write:
         out = {"weights": weights, "bias": bias, "threshold": threshold,
                "fit": {"split": f"tools, seed {args.seed}, {args.holdout:.0%} held out",
                        "l2": l2, "tune_cross_validated_ece": round(cv, 4),
+                       "tune_per_fold_ece": round(fold_ece, 4),
                        "tune": report["tune"], "held_out": report["held-out"],
+                       "held_out_ece_interval": report.get("held_out_ece_interval"),
+                       "without_outcome_reports": report.get("without_outcome_reports"),
                        "stated_precision": args.precision},
                "note": "written by bench/calibrate.py from the tuning tools of "
                        "../shared/eval/metatool only; held_out is reported, never fitted"}

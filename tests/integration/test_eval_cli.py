@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from capgraph.cli.evaluate import run_queries
 from capgraph.search.calibration import FEATURES
 from tests.conftest import SHARED
 from tests.integration.conftest import invoke
@@ -195,6 +196,32 @@ def test_eval_split_by_tool_reports_both_sides_and_a_paired_difference(tmp_path:
     assert other["held-out"]["queries"] != first["held-out"]["queries"]  # other tools
     table = invoke(tmp_path, *args[:-1]).stdout
     assert "held-out:" in table and "recall@1" in table and "[" in table
+
+
+def test_eval_with_outcomes_reports_every_answer_and_only_later_resolves_see_it(
+        tmp_path: Path) -> None:
+    """``--outcomes SEED``: the queries in a seeded shuffled order, each confident answer's
+    outcome reported through the feedback path after it; a query never sees its own."""
+    corpus = _write_jsonl(tmp_path / "corpus.jsonl", CORPUS)
+    asked = [{**q, "id": f"{q['id']}-{n}"} for n in range(3) for q in QUERIES]
+    queries = _write_jsonl(tmp_path / "queries.jsonl", asked)
+    plain, _ = run_queries(corpus, queries)
+    assert all(r.metrics["feature outcomes"] == 0.0 for r in plain)
+    fed, _ = run_queries(corpus, queries, outcomes=0)
+    order = [r.query_id for r in fed]
+    assert sorted(order) == sorted(q["id"] for q in asked) and order != [q["id"] for q in asked]
+    assert [r.query_id for r in run_queries(corpus, queries, outcomes=0)[0]] == order
+    assert fed[0].metrics["feature outcomes"] == 0.0  # nothing reported before the first
+    by_query: dict[str, list[float]] = {}
+    for r in fed:
+        by_query.setdefault(r.query_id.split("-")[0], []).append(r.metrics["feature outcomes"])
+    # q2 is always answered right (Lingo answers nothing else), q6 always wrong (its tool is
+    # not in the corpus; Chef Bot answers nothing else): each one's first asking sees no
+    # record, the later ones see their earlier outcomes.
+    for query, sign in (("q2", 1), ("q6", -1)):
+        first, *later = by_query[query]
+        assert first == 0.0
+        assert all(v * sign > 0 for v in later), (query, by_query[query])
 
 
 # -- capgraph search / resolve on a data dir -------------------------------------------------

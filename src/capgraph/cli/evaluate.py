@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import statistics
 import sys
 import tempfile
@@ -78,15 +79,25 @@ METRICS = ("recall@1", "recall@5", "mrr@10", "ndcg@10")
 
 def run_queries(corpus: Path, queries: Path, *, subset: str | None = None,
                 sample: int | None = None, progress: bool = False,
-                embedder: Embedder | None = None) -> tuple[list[QueryResult], list[float]]:
+                embedder: Embedder | None = None, outcomes: int | None = None
+                ) -> tuple[list[QueryResult], list[float]]:
     """Load ``corpus`` into an in-memory registry and answer every query: each query's
     metrics (with the resolve's top-1 ``confidence`` and whether it was ``correct``), and
-    the resolve latencies in ms."""
+    the resolve latencies in ms.
+
+    With ``outcomes`` (a seed), the queries are asked in an order shuffled by that seed and
+    each confident answer's outcome (right or wrong by the labels) is reported through the
+    registry's feedback path right after it, as an agent would: later resolves see the
+    counted evidence (learned ranking, passports' outcome records, the confidence model's
+    ``outcomes`` feature), never a query's own."""
     entries = _load_jsonl(corpus)
     rows = [q for q in _load_jsonl(queries) if subset is None or q.get("subset") == subset]
     if sample is not None and sample < len(rows):
         step = len(rows) / sample
         rows = [rows[int(i * step)] for i in range(sample)]
+    if outcomes is not None:
+        rows = rows[:]
+        random.Random(outcomes).shuffle(rows)
     results: list[QueryResult] = []
     latencies: list[float] = []
     with tempfile.TemporaryDirectory() as keys:
@@ -108,6 +119,13 @@ def run_queries(corpus: Path, queries: Path, *, subset: str | None = None,
                     top_slug = answer.alternatives[0].slug if answer.alternatives else None
                     metrics["confidence"] = answer.match_confidence
                 metrics["correct"] = float(top_slug in relevant)
+                if outcomes is not None and answer.resolved:
+                    given = answer.resolved[0]
+                    registry.feedback({"resolveId": answer.resolve_id,
+                                       "slug": given.artifact.slug,
+                                       "callbackToken": given.callback_token,
+                                       "outcome": "success" if metrics["correct"] else "failure"},
+                                      client=f"eval:{len(results)}")
                 # what the confidence model saw, to fit it on some tools and test it on others
                 # (bench/calibrate.py --from)
                 for name, value in answer.features.items():
@@ -141,10 +159,11 @@ def summarise(results: list[QueryResult]) -> dict[str, Any]:
 
 def evaluate(corpus: Path, queries: Path, *, subset: str | None = None,
              sample: int | None = None, progress: bool = False,
-             embedder: Embedder | None = None) -> dict[str, Any]:
+             embedder: Embedder | None = None, outcomes: int | None = None
+             ) -> dict[str, Any]:
     """Load ``corpus`` into an in-memory registry and score every query against it."""
     results, latencies = run_queries(corpus, queries, subset=subset, sample=sample,
-                                     progress=progress, embedder=embedder)
+                                     progress=progress, embedder=embedder, outcomes=outcomes)
     out = summarise(results)
     latencies.sort()
     out["latency_ms"] = {
@@ -209,14 +228,19 @@ def load_results(path: Path) -> list[QueryResult]:
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="With --split: a --save file of an earlier run; report the "
                                  "paired difference with its interval.")
+@click.option("--outcomes", type=int, default=None, metavar="SEED",
+              help="Ask the queries in an order shuffled by SEED and report each confident "
+                   "answer's outcome (by the labels) through the feedback path right after "
+                   "it, as agents would: later resolves learn from the earlier ones.")
 def eval_command(corpus: Path, queries: Path, subset: str | None, sample: int | None,
                  as_json: bool, keyword_only: bool, split: str | None, holdout: float,
-                 seed: int, save: Path | None, baseline: Path | None) -> None:
+                 seed: int, save: Path | None, baseline: Path | None,
+                 outcomes: int | None) -> None:
     """Recall@1/@5, MRR@10, nDCG@10, calibration error and latency on a labeled corpus."""
     embedder = None if keyword_only else MiniLMEmbedder(threads=1)
     if split is None and baseline is None and save is None:
         result = evaluate(corpus, queries, subset=subset, sample=sample, progress=True,
-                          embedder=embedder)
+                          embedder=embedder, outcomes=outcomes)
         if as_json:
             click.echo(json.dumps(result))
             return
@@ -229,7 +253,7 @@ def eval_command(corpus: Path, queries: Path, subset: str | None, sample: int | 
         click.echo(f"queries    {result['queries']}")
         return
     results, _ = run_queries(corpus, queries, subset=subset, sample=sample, progress=True,
-                             embedder=embedder)
+                             embedder=embedder, outcomes=outcomes)
     if save is not None:
         save_results(save, results)
     report = split_report(results, seed=seed, holdout=holdout,

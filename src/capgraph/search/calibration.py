@@ -27,7 +27,8 @@ __all__ = ["ABSTAIN_PRECISION", "FEATURES", "Abstention", "Calibrator", "abstent
            "fit_logistic", "threshold_for_precision"]
 
 FEATURES = ("coverage", "lead", "strength", "dense", "dense_lead", "dense_first", "keyword_first",
-            "dense_rank", "keyword_rank", "keyword_lead", "crowd", "top_score", "words")
+            "dense_rank", "keyword_rank", "keyword_lead", "crowd", "top_score", "words", "outcomes",
+            "evidence")
 ABSTAIN_PRECISION = 0.75
 
 

@@ -14,7 +14,7 @@ import functools
 import json
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ __all__ = ["Resolver", "gates_failed", "passes"]
 TOKEN_TTL_SECONDS = 7 * 24 * 3600
 FEATURE_PICKS = 5  # the leading picks the confidence features look at
 CROWD_MARGIN = 0.05  # a pick this close to the top answer's score crowds it
+OUTCOMES_FULL = 20  # counted reports at which a capability's own record counts in full
 MAX_FILTERED = 5  # candidates a posture removed, reported with the gates they failed
 RESOLVER_VERSION = f"capgraph-resolver/{__version__}"
 
@@ -102,6 +103,32 @@ class _Pick:
         return self._cap
 
 
+def _matches(cap: Mapping[str, Any]) -> int:
+    """How many counted reports a capability's passport states (0 when it states none)."""
+    try:
+        return max(0, int(cap.get("matches") or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def outcome_evidence(cap: Mapping[str, Any]) -> float:
+    """How a capability's reported outcomes lean, from its passport: the Beta(1, 1) posterior
+    mean of its success rate (``confidence``, core/outcomes.py) less the neutral 0.5, scaled
+    by how much evidence there is (``matches`` up to ``OUTCOMES_FULL``). 0 with no reports;
+    -0.5..0.5 once 20 reports are counted. Query features cannot tell an artifact whose
+    answers tend to be taken for another's (a broad tool's intents answered by a narrow one,
+    or the reverse): its record can. The model also sees how much record there is
+    (``evidence``), so "no reports yet" is not read as "a neutral record"."""
+    matches = _matches(cap)
+    if matches == 0:
+        return 0.0
+    try:
+        posterior = float(cap.get("confidence", 0.5))
+    except (TypeError, ValueError):
+        return 0.0
+    return (posterior - 0.5) * min(matches, OUTCOMES_FULL) / OUTCOMES_FULL
+
+
 class Resolver:
     def __init__(self, *, engine: SearchEngine, secret: Callable[[], bytes],
                  now: Callable[[], datetime], calibrator: Calibrator | None = None) -> None:
@@ -140,6 +167,8 @@ class Resolver:
             "crowd": sum(top.score - p.score <= CROWD_MARGIN for p in rest) / others,
             "top_score": top.score,
             "words": min(len(intent.split()), 30) / 30,
+            "outcomes": outcome_evidence(top.cap),
+            "evidence": min(_matches(top.cap), OUTCOMES_FULL) / OUTCOMES_FULL,
         }
 
     def rank(self, intent: str, capability: str | None, artifact_type: str | None,
