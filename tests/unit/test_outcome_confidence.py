@@ -4,6 +4,7 @@ reports it is exactly 0, so a new registry is scored as before."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,8 +68,8 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registr
     store.close()
 
 
-def _features(registry: Registry) -> dict[str, float]:
-    return registry.resolve(INTENT, limit=1).features
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
 
 
 @pytest.mark.parametrize("outcome", ["success", "failure"])
@@ -92,9 +93,10 @@ def test_reported_outcomes_move_the_next_confidence_by_the_record(registry: Regi
         {k: v for k, v in before.features.items() if k not in record}, abs=0.01)
     model = registry.resolver.calibrator
     assert after.match_confidence == pytest.approx(model.confidence(after.features), abs=1e-4)
-    # the same amount of record, leaning the other way or not at all, says less (or more)
-    moved = model.confidence(after.features) - model.confidence(
-        {**after.features, "outcomes": 0.0})
+    # The same amount of record leaning neither way says less (more): compared in log-odds,
+    # since an intent this plain is answered with a confidence close to 1.
+    moved = _logit(model.confidence(after.features)) - _logit(model.confidence(
+        {**after.features, "outcomes": 0.0}))
     if outcome == "success":
         assert after.features["outcomes"] > 0
         assert moved > 0.01
