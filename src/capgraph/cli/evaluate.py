@@ -89,7 +89,7 @@ def run_queries(corpus: Path, queries: Path, *, subset: str | None = None,
     each confident answer's outcome (right or wrong by the labels) is reported through the
     registry's feedback path right after it, as an agent would: later resolves see the
     counted evidence (learned ranking, passports' outcome records, the confidence model's
-    ``outcomes`` feature), never a query's own."""
+    ``outcomes`` and ``evidence`` features), never a query's own."""
     entries = _load_jsonl(corpus)
     rows = [q for q in _load_jsonl(queries) if subset is None or q.get("subset") == subset]
     if sample is not None and sample < len(rows):
