@@ -103,3 +103,27 @@ def test_reported_outcomes_move_the_next_confidence_by_the_record(registry: Regi
     else:
         assert after.features["outcomes"] < 0
         assert moved < -0.01
+
+
+def _feeds(registry: Registry) -> tuple[int, int, list[str]]:
+    store = registry.store
+    return (len(store.keyword_changes(0, limit=10_000)), len(store.vector_changes(0, limit=10_000)),
+            [m.slug for m in store.intent_matches(INTENT)])
+
+
+def test_a_counted_report_reissues_the_passport_but_not_the_index(registry: Registry) -> None:
+    """A report changes the record, not the indexed text: the re-issued version leaves the
+    keyword and vector feeds and the declared intents as they were (no index rewrite per
+    report), and the next resolve still reads the new record from the new passport."""
+    before = _feeds(registry)
+    version = registry.store.latest("alpha-tool").version  # type: ignore[union-attr]
+    report_json(registry, {**resolve_entry(registry, INTENT), "outcome": "success"},
+                client="key:0")
+    assert registry.store.latest("alpha-tool").version == version + 1  # type: ignore[union-attr]
+    assert _feeds(registry) == before
+    assert registry.resolve(INTENT, limit=1).features["evidence"] == pytest.approx(
+        1 / OUTCOMES_FULL)
+    # A publish with new text still replaces the artifact's entries in both feeds.
+    registry.publish(tool_manifest("alpha-tool", topic="gamma"))
+    keywords, vectors, _ = _feeds(registry)
+    assert keywords > before[0] and vectors > before[1]

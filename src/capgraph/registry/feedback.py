@@ -179,7 +179,7 @@ class Reporting:
                 body=body, number=number, now=self._now(), content_hash=latest.content_hash,
                 source_kind=latest.source_kind, source=latest.source, provenance=provenance,
                 numbers=latest.capability_numbers, integrations=list(integrations),
-                summary=summary_of(latest.source_kind, latest.source), keep_vectors=True,
+                summary=summary_of(latest.source_kind, latest.source), keep_index=True,
             )
 
         stored, _ = append_version(self._store, slug, build)

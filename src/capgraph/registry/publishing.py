@@ -359,22 +359,24 @@ class Publishing:
     def _reissue(self, latest: StoredVersion, number: int, body: dict[str, Any],
                  provenance: dict[str, str]) -> NewVersion:
         """A new version of ``latest`` with another body or provenance: the same source,
-        content hash, capability numbers and vectors."""
+        content hash, capability numbers and index entries."""
         return self.sign(
             body=body, number=number, now=self._now(), content_hash=latest.content_hash,
             source_kind=latest.source_kind, source=latest.source, provenance=provenance,
             numbers=latest.capability_numbers, integrations=integrations_of(latest),
-            summary=summary_of(latest.source_kind, latest.source), keep_vectors=True,
+            summary=summary_of(latest.source_kind, latest.source), keep_index=True,
         )
 
     def sign(
         self, *, body: dict[str, Any], number: int, now: datetime, content_hash: str,
         source_kind: str, source: str, provenance: dict[str, str], numbers: dict[str, int],
         integrations: list[str], summary: str | None = None, vectors: Vectors | None = None,
-        keep_vectors: bool = False,
+        keep_index: bool = False,
     ) -> NewVersion:
-        """A signed version of ``body`` with everything stored beside it. ``keep_vectors``:
-        the capability texts did not change, so the artifact's vectors stay as they are."""
+        """A signed version of ``body`` with everything stored beside it. ``keep_index``:
+        a re-issue whose indexed text did not change (trust, verification, outcomes or the
+        signing key did), so the artifact's index entries (declared intents, keyword
+        documents, vectors) stay as they are and no index is rewritten."""
         key = self._keys.signing_key(now)
         # A rotation (``capgraph keys rotate``, another process) can land between the caller's
         # clock read and the key-ring read; signing at that earlier ``now`` would date the
@@ -385,13 +387,13 @@ class Publishing:
             version=number, key_id=key.kid, provenance=provenance,
         )
         signed = Passport(**{**unsigned.__dict__, "signature": key.sign(unsigned.to_json())})
-        docs = documents_for(body, summary=summary)
+        docs = None if keep_index else documents_for(body, summary=summary)
         return NewVersion(
             name=body["artifact"]["name"], artifact_type=body["artifact"]["type"],
             score=body["trust"]["score"], content_hash=content_hash, source_kind=source_kind,
             source=source, passport=signed.to_bytes(), key_id=key.kid, created_at=iso_ms(now),
             log_leaf=canonical_bytes(signed.to_json()), capability_numbers=numbers,
             integrations=integrations, search_docs=docs,
-            vectors=None if keep_vectors else self._indexer.vectors_for(docs, vectors),
+            vectors=None if docs is None else self._indexer.vectors_for(docs, vectors),
             card=card_json(body, provenance),
         )

@@ -40,11 +40,12 @@ class NewVersion:
     """The transparency log entry: RFC 8785 bytes of the whole signed passport object."""
     capability_numbers: dict[str, int] = field(default_factory=dict)
     integrations: list[str] = field(default_factory=list)
-    search_docs: list[SearchDoc] = field(default_factory=list)
-    """What the keyword index holds for this artifact from now on (replaces the old)."""
+    search_docs: list[SearchDoc] | None = field(default_factory=list)
+    """What the search indexes hold for this artifact from now on (replaces the old); None
+    leaves its entries as they are (a re-issue whose indexed text did not change)."""
     vectors: list[tuple[str, bytes]] | None = None
     """(capability id, float16 embedding bytes) replacing the artifact's old vectors; None
-    leaves them alone (no embedder, or a re-issue whose texts did not change)."""
+    leaves them alone (no embedder, or ``search_docs`` None)."""
     card: str = ""
     """The compact card of this version (``search/cards.py``)."""
 
@@ -74,7 +75,8 @@ def append_version(store: Store, slug: str, build: VersionBuilder) -> tuple[Stor
             log_index=append_leaf(tx, new.log_leaf),
         )
         tx.put_version(stored, card=new.card, integrations=new.integrations)
-        write_index(tx, slug, new.artifact_type, new.search_docs, new.vectors)
+        if new.search_docs is not None:
+            write_index(tx, slug, new.artifact_type, new.search_docs, new.vectors)
     return stored, True
 
 
