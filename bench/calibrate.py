@@ -58,16 +58,26 @@ def _rows(results: list[QueryResult]) -> tuple[list[dict[str, float]], list[bool
     return rows, [r.metrics["correct"] > 0 for r in results]
 
 
-def out_of_fold(results: list[QueryResult], names: list[str], l2: float, *,
-                folds: int = 5, seed: int = 0) -> list[float]:
-    """Out-of-fold confidences, folds made of whole tools (a query goes with its first
-    relevant tool): how a fit carries to tools it did not see. Run on the tuning tools only,
-    to choose features and regularisation without looking at the held-out ones."""
-    tools = sorted({r.tools[0] if r.tools else r.query_id for r in results})
+def _tool(result: QueryResult) -> str:
+    """The tool a query goes with in folds and resamples: its first relevant one."""
+    return result.tools[0] if result.tools else result.query_id
+
+
+def tool_folds(results: list[QueryResult], *, folds: int, seed: int) -> np.ndarray:
+    """Each query's fold, folds made of whole tools shuffled by ``seed``."""
+    tools = sorted({_tool(r) for r in results})
     random.Random(seed).shuffle(tools)
     fold_of = {tool: i % folds for i, tool in enumerate(tools)}
+    return np.array([fold_of[_tool(r)] for r in results])
+
+
+def out_of_fold(results: list[QueryResult], names: list[str], l2: float, *,
+                folds: int = 5, seed: int = 0) -> list[float]:
+    """Out-of-fold confidences, folds made of whole tools (``tool_folds``): how a fit carries
+    to tools it did not see. Run on the tuning tools only, to choose features and
+    regularisation without looking at the held-out ones."""
     rows, labels = _rows(results)
-    keys = np.array([fold_of[r.tools[0] if r.tools else r.query_id] for r in results])
+    keys = tool_folds(results, folds=folds, seed=seed)
     x = np.array([[row[n] for n in names] for row in rows], dtype=np.float64).reshape(
         len(rows), len(names))
     conf = np.zeros(len(results))
@@ -86,15 +96,12 @@ def per_fold_ece(results: list[QueryResult], names: list[str], l2: float, *,
     off a fit is on a new group of ~1/``folds`` of the tools, like the held-out group (the
     pooled out-of-fold ECE hides that: the folds' errors cancel)."""
     _, labels = _rows(results)
-    keys = [r.tools[0] if r.tools else r.query_id for r in results]
     values = []
     for seed in range(seeds):
-        tools = sorted(set(keys))
-        random.Random(seed).shuffle(tools)
-        fold_of = {tool: i % folds for i, tool in enumerate(tools)}
+        keys = tool_folds(results, folds=folds, seed=seed)
         conf = out_of_fold(results, names, l2, folds=folds, seed=seed)
         for k in range(folds):
-            idx = [i for i, key in enumerate(keys) if fold_of[key] == k]
+            idx = np.flatnonzero(keys == k)
             values.append(ece([conf[i] for i in idx], [labels[i] for i in idx]))
     return float(np.mean(values))
 
@@ -138,7 +145,7 @@ def ece_interval(results: list[QueryResult], conf: list[float], labels: list[boo
     first relevant tool)."""
     groups: dict[str, list[int]] = {}
     for i, r in enumerate(results):
-        groups.setdefault(r.tools[0] if r.tools else r.query_id, []).append(i)
+        groups.setdefault(_tool(r), []).append(i)
     clusters = [groups[k] for k in sorted(groups)]
     rng = random.Random(seed)
     values = []
@@ -169,6 +176,49 @@ def _sides(sides: dict[str, list[QueryResult]], model: Calibrator, args: argpars
     return out
 
 
+def fit_model(tune: list[QueryResult], names: list[str], l2: float, *, precision: float
+              ) -> Calibrator:
+    """The logistic model fit on ``tune``, its threshold chosen there for ``precision``."""
+    rows, labels = _rows(tune)
+    weights, bias = fit_logistic(rows, labels, names=names, l2=l2)
+    fitted = Calibrator(weights=weights, bias=bias, threshold=0.0)
+    threshold = threshold_for_precision([fitted.confidence(r) for r in rows], labels,
+                                        precision=precision)
+    return Calibrator(weights=weights, bias=bias, threshold=threshold)
+
+
+def other_splits(runs: dict[str, list[QueryResult]], names: list[str], l2: float, *,
+                 splits: int, holdout: float, precision: float) -> dict[str, object]:
+    """The same fit on ``splits`` tool splits (seeds 0..splits-1; seed 0 is the shipped one),
+    each reported on its own held-out tools: how much of a held-out number is the method and
+    how much the draw of tools. One split's held-out group is ~60 tools, and how many of
+    its queries are hard for every method (the labels of a broad tool whose queries a narrow
+    one answers) moves with the draw."""
+    per_seed = []
+    for seed in range(splits):
+        sides = {name: split_by_tool(results, seed=seed, holdout=holdout)
+                 for name, results in runs.items()}
+        model = fit_model([r for s in sides.values() for r in s["tune"]], names, l2,
+                          precision=precision)
+        entry: dict[str, object] = {"seed": seed}
+        for name, side in sides.items():
+            tune_labels = _rows(side["tune"])[1]
+            held_rows, held_labels = _rows(side["held-out"])
+            conf = [model.confidence(r) for r in held_rows]
+            entry[name] = {"held_out_ece": round(ece(conf, held_labels), 4),
+                           "accuracy_gap": round(sum(held_labels) / len(held_labels)
+                                                 - sum(tune_labels) / len(tune_labels), 4)}
+        per_seed.append(entry)
+    summary: dict[str, object] = {"splits": per_seed}
+    for name in runs:
+        values = [float(e[name]["held_out_ece"]) for e in per_seed]  # type: ignore[index]
+        summary[name] = {"mean": round(float(np.mean(values)), 4),
+                         "median": round(float(np.median(values)), 4),
+                         "max": round(max(values), 4),
+                         "at_most_0.05": sum(v <= 0.05 for v in values)}
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--from", dest="source", type=Path, required=True,
@@ -189,6 +239,10 @@ def main() -> None:
     parser.add_argument("--cold", type=Path, default=None,
                         help="a `capgraph eval --save` file made without --outcomes: fit on "
                              "the tuning tools of both runs, report on each")
+    parser.add_argument("--splits", type=int, default=0,
+                        help="also fit the same way on this many tool splits (seeds 0..N-1) "
+                             "and report each one's held-out ECE (a robustness check: the "
+                             "shipped model is the seed's)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     results = load_results(args.source)
@@ -208,12 +262,8 @@ def main() -> None:
         names, l2 = select(tune, [1e-3, 10.0], seed=args.seed)
     cv = ece(out_of_fold(tune, names, l2, seed=args.seed), _rows(tune)[1])
     fold_ece = per_fold_ece(tune, names, l2)
-    tune_rows, tune_labels = _rows(tune)
-    weights, bias = fit_logistic(tune_rows, tune_labels, names=names, l2=l2)
-    fitted = Calibrator(weights=weights, bias=bias, threshold=0.0)
-    tune_conf = [fitted.confidence(r) for r in tune_rows]
-    threshold = threshold_for_precision(tune_conf, tune_labels, precision=args.precision)
-    model = Calibrator(weights=weights, bias=bias, threshold=threshold)
+    model = fit_model(tune, names, l2, precision=args.precision)
+    weights, bias, threshold = model.weights, model.bias, model.threshold
     report: dict[str, object] = {"seed": args.seed, "holdout": args.holdout,
                                  "weights": weights, "bias": bias, "threshold": threshold,
                                  "l2": l2, "tune_cross_validated_ece": round(cv, 4),
@@ -222,6 +272,12 @@ def main() -> None:
     report.update(_sides(sides, model, args))
     if cold is not None:
         report["without_outcome_reports"] = _sides(cold, model, args)
+    if args.splits:
+        runs = {"with_reports" if cold is not None else "run": load_results(args.source)}
+        if args.cold is not None:
+            runs["without_outcome_reports"] = load_results(args.cold)
+        report["other_splits"] = other_splits(runs, names, l2, splits=args.splits,
+                                              holdout=args.holdout, precision=args.precision)
     print(json.dumps(report, indent=2))
     if args.write:
         out = {"weights": weights, "bias": bias, "threshold": threshold,

@@ -96,7 +96,6 @@ def run_queries(corpus: Path, queries: Path, *, subset: str | None = None,
         step = len(rows) / sample
         rows = [rows[int(i * step)] for i in range(sample)]
     if outcomes is not None:
-        rows = rows[:]
         random.Random(outcomes).shuffle(rows)
     results: list[QueryResult] = []
     latencies: list[float] = []

@@ -1,10 +1,12 @@
 """matchConfidence: a calibrated probability that the top answer is right.
 
 A logistic model over features of the ranking (how well the top capability covers the intent,
-how far it leads the runner-up, how strong the raw text match is). Its coefficients are fit by
-``bench/calibrate.py --from RUN`` on the *tuning tools* of the labelled dev set only (the split
-of ``evalsplit.split_by_tool``, seed 0, 30% of tools held out) and its calibration error is
-reported on the held-out tools, which it never saw; shipped in ``calibration.json``.
+how far it leads the runner-up, how strong the raw text match is) and of the top answer's own
+reported outcome record. Its coefficients are fit by ``bench/calibrate.py --from WARM --cold
+COLD`` on the *tuning tools* of the labelled dev set only (the split of
+``evalsplit.split_by_tool``, seed 0, 30% of tools held out), in a run with outcome reports and
+one without, and its calibration error is reported on the held-out tools, which it never saw;
+shipped in ``calibration.json``.
 
 The threshold below which a resolve answers "no confident match" is chosen on the tuning tools
 for a stated precision of that verdict (``threshold_for_precision``): the highest threshold at
