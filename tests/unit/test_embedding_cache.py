@@ -73,3 +73,11 @@ def test_the_cache_keeps_only_the_most_recent_texts(model: MiniLMEmbedder, count
     model.embed(["two"])
     assert counted.runs == 4
     assert len(model._recent) == 2
+
+
+def test_forget_makes_the_next_embedding_run_the_model(model: MiniLMEmbedder,
+                                                       counted: _Counting) -> None:
+    first = model.embed(["resize an image"])
+    model.forget()
+    assert np.array_equal(model.embed(["resize an image"]), first)
+    assert counted.runs == 2

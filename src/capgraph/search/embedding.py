@@ -107,6 +107,11 @@ class MiniLMEmbedder:
                 self._recent.popitem(last=False)
         return _row(vector)
 
+    def forget(self) -> None:
+        """Drop the remembered vectors (benchmarks that time a first embedding)."""
+        with self._recent_lock:
+            self._recent.clear()
+
     def _run(self, texts: list[str]) -> np.ndarray:
         """The model on ``texts``: tokens, one session run, masked mean, unit length."""
         encodings = self._tokenizer.encode_batch(texts)
