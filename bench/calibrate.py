@@ -249,8 +249,9 @@ def main() -> None:
     if not any("feature lead" in r.metrics for r in results):
         sys.exit(f"{args.source} has no features: save it with this version's capgraph eval")
     sides = split_by_tool(results, seed=args.seed, holdout=args.holdout)
-    cold = (split_by_tool(load_results(args.cold), seed=args.seed, holdout=args.holdout)
-            if args.cold is not None else None)
+    cold_results = load_results(args.cold) if args.cold is not None else None
+    cold = (split_by_tool(cold_results, seed=args.seed, holdout=args.holdout)
+            if cold_results is not None else None)
     # Both runs' tuning queries: the model must be calibrated for an answer with no record
     # yet (every answer of a new registry) as well as for one with a record.
     tune = sides["tune"] + (cold["tune"] if cold is not None else [])
@@ -273,9 +274,9 @@ def main() -> None:
     if cold is not None:
         report["without_outcome_reports"] = _sides(cold, model, args)
     if args.splits:
-        runs = {"with_reports" if cold is not None else "run": load_results(args.source)}
-        if args.cold is not None:
-            runs["without_outcome_reports"] = load_results(args.cold)
+        runs = {"with_reports" if cold_results is not None else "run": results}
+        if cold_results is not None:
+            runs["without_outcome_reports"] = cold_results
         report["other_splits"] = other_splits(runs, names, l2, splits=args.splits,
                                               holdout=args.holdout, precision=args.precision)
     print(json.dumps(report, indent=2))
