@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from capgraph.cli.evaluate import run_queries
+from capgraph.cli.evaluate import load_results, run_queries
 from capgraph.search.calibration import FEATURES
 from tests.conftest import SHARED
 from tests.integration.conftest import invoke
@@ -183,6 +183,12 @@ def test_eval_split_by_tool_reports_both_sides_and_a_paired_difference(tmp_path:
     seen = [row for row in rows if any(k.startswith("feature ") for k in row)]
     assert len(seen) > 150 and all({f"feature {n}" for n in FEATURES} <= set(row)
                                    for row in seen)
+    # and which answer the resolve put first: a relevant tool exactly when it was correct
+    loaded = load_results(saved)
+    named = [r for r in loaded if r.top is not None]
+    assert len(named) > 190
+    assert all((r.top in r.tools) == (r.metrics["correct"] > 0) for r in named)
+    assert any(r.top not in r.tools for r in named)  # a wrong answer is named too
     assert first["all"]["queries"] == 200 == first["tune"]["queries"] + first["held-out"][
         "queries"]  # single-tool queries are never on both sides
     assert 0 < first["held-out"]["queries"] < first["tune"]["queries"]

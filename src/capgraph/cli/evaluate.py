@@ -139,7 +139,7 @@ def run_queries(corpus: Path, queries: Path, *, subset: str | None = None,
                     for k, v in metrics_at(cap_ranked, relevant_caps).items():
                         metrics[f"capability {k}"] = v
                 results.append(QueryResult(str(q.get("id", len(results))),
-                                           tuple(sorted(relevant)), metrics))
+                                           tuple(sorted(relevant)), metrics, top_slug))
     return results, latencies
 
 
@@ -202,11 +202,11 @@ def save_results(path: Path, results: list[QueryResult]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for r in results:
             handle.write(json.dumps({"id": r.query_id, "tools": list(r.tools),
-                                     "metrics": dict(r.metrics)}) + "\n")
+                                     "metrics": dict(r.metrics), "top": r.top}) + "\n")
 
 
 def load_results(path: Path) -> list[QueryResult]:
-    return [QueryResult(str(row["id"]), tuple(row["tools"]), row["metrics"])
+    return [QueryResult(str(row["id"]), tuple(row["tools"]), row["metrics"], row.get("top"))
             for row in _load_jsonl(path)]
 
 

@@ -32,11 +32,13 @@ RESAMPLES = 1000
 
 @dataclass(frozen=True)
 class QueryResult:
-    """One query's outcome: its id, its relevant tools and its metric values."""
+    """One query's outcome: its id, its relevant tools, its metric values and the slug the
+    resolve put first (None when it found nothing)."""
 
     query_id: str
     tools: tuple[str, ...]
     metrics: Mapping[str, float]
+    top: str | None = None
 
 
 @dataclass(frozen=True)
