@@ -106,6 +106,25 @@ def test_a_multi_tool_server_is_found_as_a_whole(
     assert registry.search(WHOLE_QUERY).matches[0].slug != "harbour-desk"
 
 
+def test_an_artifact_found_by_its_own_document_alone_is_kept(
+        keyword: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an embedder (``embedder: none``), when the keyword side's candidates hold an
+    artifact's own document and none of its capabilities' (here: one candidate), the
+    artifact is still found, and resolves to one of its capabilities, none of which claims
+    a match of its own."""
+    monkeypatch.setattr(engine_module, "CANDIDATES", 1)
+    hits = keyword.engine.keywords.search(engine_module.query_terms(WHOLE_QUERY), limit=1)
+    assert [(slug, split_key(key)[0]) for slug, key, _ in hits] == [("harbour-desk", "")]
+    found = keyword.search(WHOLE_QUERY).matches
+    assert [m.slug for m in found] == ["harbour-desk"]
+    assert {c.name for c in found[0].capabilities} <= {"crane booking", "berth listing",
+                                                       "customs filing"}
+    assert all(c.match_score == 0 for c in found[0].capabilities)
+    answer = keyword.resolve(WHOLE_QUERY, limit=1)
+    given = answer.resolved or answer.alternatives
+    assert given and given[0].artifact.slug == "harbour-desk"
+
+
 def test_a_capability_still_ranks_by_its_own_text(dense: Registry) -> None:
     """The artifact's own document lifts the artifact, not the order of its capabilities."""
     match = next(m for m in dense.search("file customs declarations for cargo").matches

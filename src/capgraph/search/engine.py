@@ -209,14 +209,19 @@ class Candidate:
 
     @property
     def caps(self) -> list[tuple[str, float]]:
-        """(capability id, relevance 0..1), best first."""
-        return [(cap_id, -neg) for neg, cap_id, _, _ in self._ranked if cap_id]
+        """(capability id, relevance 0..1), best first. An artifact matched by its own
+        document alone has all its capabilities, in its order, each with relevance 0: none
+        of them matched by itself."""
+        found = [(cap_id, -neg) for neg, cap_id, _, _ in self._ranked if cap_id]
+        return found or [(str(cap_id), 0.0) for cap_id, _, _ in self.card.facts["caps"]]
 
     @property
     def lift(self) -> float:
         """How far the artifact's own document lifts it above its best capability (0 when
-        it does not): its capabilities' picks are raised by as much, keeping their order."""
-        return self.relevance - next(-neg for neg, cap_id, _, _ in self._ranked if cap_id)
+        it does not; all of it when none of them matched by itself): its capabilities' picks
+        are raised by as much, keeping their order."""
+        return self.relevance - next((-neg for neg, cap_id, _, _ in self._ranked if cap_id),
+                                     0.0)
 
 
 def check_query(text: str, *, field: str = "q") -> str:
@@ -398,6 +403,12 @@ class SearchEngine:
             own = whole.get(slug)
             if own is not None and ARTIFACT_SHARE * own[0] > -caps[0][0]:
                 caps.insert(0, (-ARTIFACT_SHARE * own[0], "", own[1], own[2]))
+        # Found by its own document alone (without an embedder, whose views of all its
+        # capabilities would have come with it): it ranks by that document, and its
+        # capabilities come with relevance 0 (``Candidate.caps``).
+        for slug, (relevance, raw, cosine) in whole.items():
+            if slug not in scored:
+                scored[slug].append((-ARTIFACT_SHARE * relevance, "", raw, cosine))
         return scored
 
     def search(self, query: str, *, limit: int = 5, artifact_type: str | None = None
