@@ -14,7 +14,13 @@ import pytest
 from capgraph.registry import Registry
 from capgraph.search import engine as engine_module
 from capgraph.search.corpus import body_from_entry
-from capgraph.search.documents import ARTIFACT_DOC, documents_for, readable, split_key
+from capgraph.search.documents import (
+    ARTIFACT_DOC,
+    documents_for,
+    readable,
+    split_key,
+    vector_keys,
+)
 from tests.searchkit import embedder, published
 from tests.unit.factories import capability, long_text, manifest
 
@@ -73,6 +79,23 @@ def test_every_view_is_its_own_unit_vector(dense: Registry) -> None:
             if s == "harbour-desk" and not k.startswith(ARTIFACT_DOC)} == {"p", "c"}
     for _, _, row in rows:
         assert float(np.linalg.norm(row.astype(np.float32))) == pytest.approx(1.0, abs=0.01)
+
+
+def test_the_engine_asks_for_every_key_a_document_stores() -> None:
+    """``vector_keys`` (what the engine asks the vector index for) names every view key
+    ``SearchDoc.views`` writes, for capabilities with one view and with two, and for an
+    artifact's own document: the two cannot drift apart."""
+    for data in CORPUS:
+        entry = {**data["artifact"], "capabilities": [
+            {"name": c["name"], "description": c["description"], "intents": c["intents_served"]}
+            for c in data["capabilities"]]}
+        body = body_from_entry(entry, version="1")
+        for doc in documents_for(body, summary=data["artifact"]["description"]):
+            keys = [key for key, _ in doc.views()]
+            assert len(keys) == 2 and set(keys) <= set(vector_keys(doc.cap_id)), keys
+    one_view = documents_for(body_from_entry(
+        {"slug": "x", "name": "X", "capabilities": [{"name": "X"}]}, version="1"))[0]
+    assert [k for k, _ in one_view.views()] == [vector_keys(one_view.cap_id)[2]]
 
 
 @pytest.mark.parametrize("view_max", [0.0, 0.25, 1.0])

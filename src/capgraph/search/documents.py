@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["ARTIFACT_DOC", "STOPWORDS", "VIEW_MARK", "SearchDoc", "documents_for",
-           "normalize_intent", "query_terms", "readable", "split_key"]
+           "normalize_intent", "query_terms", "readable", "split_key", "vector_keys"]
 
 STOPWORDS = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "for", "from", "how", "i",
@@ -28,6 +28,17 @@ VIEW_MARK = "#"
 """Joins a capability id and a view (``cap_0#p``) in the vector log; capability ids never
 contain it (``core/manifest_shape.CAP_ID``). A log row without it was written by an index
 before views (``vectors.legacy_count``), and is rebuilt."""
+PURPOSE, DOES, NAMES = "p", "c", "n"
+"""The views' marks: a capability's purpose and what it does; an artifact's names (its whole
+document's first view has no mark)."""
+
+
+def vector_keys(cap_id: str) -> tuple[str, ...]:
+    """Every vector key a document keyed ``cap_id`` may have (``SearchDoc.views``), and, for a
+    capability, the key of its vector written before views."""
+    if cap_id == ARTIFACT_DOC:
+        return (cap_id, cap_id + VIEW_MARK + NAMES)
+    return (cap_id, cap_id + VIEW_MARK + PURPOSE, cap_id + VIEW_MARK + DOES)
 
 
 @dataclass(frozen=True)
@@ -65,7 +76,7 @@ class SearchDoc:
             names = ". ".join(p for p in (self.name, self.intents) if p)
             if not self.intents or names == full:
                 return ((self.cap_id, full),)
-            return ((self.cap_id, full), (self.cap_id + VIEW_MARK + "n", names))
+            return ((self.cap_id, full), (self.cap_id + VIEW_MARK + NAMES, names))
         # Text the English model cannot read (``readable``) is left out of the views: its
         # vectors would be noise. The capability then leans on its names, and on the keyword
         # index, which keeps every text.
@@ -75,8 +86,8 @@ class SearchDoc:
         purpose, does = purpose or does or self.name, does or purpose or self.name
         mark = self.cap_id + VIEW_MARK
         if purpose == does:
-            return ((mark + "c", does),)
-        return ((mark + "p", purpose), (mark + "c", does))
+            return ((mark + DOES, does),)
+        return ((mark + PURPOSE, purpose), (mark + DOES, does))
 
 
 def documents_for(body: Mapping[str, Any], *, summary: str | None = None) -> list[SearchDoc]:

@@ -34,11 +34,11 @@ from capgraph.ports import ArtifactCard, Embedder, IndexFeeds, StoredVersion, Ve
 from capgraph.search.cards import card_facts
 from capgraph.search.documents import (
     ARTIFACT_DOC,
-    VIEW_MARK,
     normalize_intent,
     query_terms,
     readable,
     split_key,
+    vector_keys,
 )
 from capgraph.search.keyword import KeywordIndex
 from capgraph.search.learning import LearnedIndex
@@ -49,16 +49,8 @@ __all__ = ["PRIOR_WEIGHT", "Candidate", "Card", "SearchEngine", "check_query"]
 
 
 def _view_keys(wanted: set[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The vector keys of capabilities (each view, and the key of a vector written before
-    views) and of artifacts' own documents (capability id "")."""
-    out: list[tuple[str, str]] = []
-    for slug, cap_id in wanted:
-        if cap_id:
-            out.extend(((slug, cap_id), (slug, cap_id + VIEW_MARK + "p"),
-                        (slug, cap_id + VIEW_MARK + "c")))
-        else:
-            out.extend(((slug, ARTIFACT_DOC), (slug, ARTIFACT_DOC + VIEW_MARK + "n")))
-    return out
+    """The vector keys of capabilities and of artifacts' own documents (capability id "")."""
+    return [(slug, key) for slug, cap_id in wanted for key in vector_keys(cap_id or ARTIFACT_DOC)]
 
 
 def _combine(views: dict[tuple[str, str], list[float]]) -> dict[tuple[str, str], float]:
