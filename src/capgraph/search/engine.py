@@ -159,10 +159,15 @@ class Card:
         return min(1.0, max(0.0, float(self.facts.get("adoption", 0.0))))
 
     @property
+    def adoption_lift(self) -> float:
+        """What its sourced adoption adds to a rank score: ``ADOPTION_PRIOR_WEIGHT`` x
+        ``adoption`` (the one place it is computed; explanations quote it)."""
+        return ADOPTION_PRIOR_WEIGHT * self.adoption
+
+    @property
     def prior(self) -> float:
         """What its card adds to a rank score: the trust prior and the adoption prior."""
-        return (PRIOR_WEIGHT * min(self.score, 100) / 100
-                + ADOPTION_PRIOR_WEIGHT * self.adoption)
+        return PRIOR_WEIGHT * min(self.score, 100) / 100 + self.adoption_lift
 
     @property
     def description(self) -> str:

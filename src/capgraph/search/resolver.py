@@ -23,7 +23,6 @@ from capgraph.core.callback import issue_token
 from capgraph.core.compose import iso_ms
 from capgraph.core.invocation import invocation_for
 from capgraph.core.risk import RISK_POSTURES
-from capgraph.core.scoring import ADOPTION_PRIOR_WEIGHT
 from capgraph.errors import BadRequest
 from capgraph.search.calibration import Calibrator
 from capgraph.search.engine import Candidate, Card, SearchEngine, check_query
@@ -274,7 +273,7 @@ class Resolver:
             why += f" vs {match_score(top.score):.2f}"
         why += f"; UnfragileRank {card.score}"
         if card.adoption:
-            why += f"; sourced adoption prior +{ADOPTION_PRIOR_WEIGHT * card.adoption:.3f}"
+            why += f"; sourced adoption prior +{card.adoption_lift:.3f}"
         why += ")"
         return Alternative(slug=card.slug, name=card.name, capability=pick.uri, why=why)
 
@@ -299,9 +298,8 @@ class Resolver:
                     runner_up.cand.card.name if runner_up else None,
                     runner_up.score if runner_up else 0.0,
                     runner_up.cand.card.score if runner_up else 0,
-                    top_adoption=ADOPTION_PRIOR_WEIGHT * card.adoption,
-                    alt_adoption=(ADOPTION_PRIOR_WEIGHT * runner_up.cand.card.adoption
-                                  if runner_up else 0.0)),
+                    top_adoption=card.adoption_lift,
+                    alt_adoption=runner_up.cand.card.adoption_lift if runner_up else 0.0),
                 best_for=cap["best_for"], limitations=cap["limitations"],
             ),
             invocation=invocation_for(
