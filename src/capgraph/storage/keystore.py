@@ -118,18 +118,21 @@ class FileKeyStore:
             info = {"created_at": key.created_at, "origin": origin}
             self._write_private(meta, json.dumps(info).encode())
             for name in SHARED_SECRETS:
-                if not (self.directory / f"{name}.secret").exists():
-                    self._write_private(self.directory / f"{name}.secret", os.urandom(32))
+                self._made_secret(name)
             log.info("generated log key %s for origin %s", key.kid, origin)
             return key, origin
 
+    def _made_secret(self, name: str) -> Path:
+        """The file of a named secret, made (32 random bytes) if missing; under the lock."""
+        path = self.directory / f"{name}.secret"
+        if not path.exists():
+            self._write_private(path, os.urandom(32))
+        return path
+
     def secret(self, name: str) -> bytes:
         """A named 32-byte random secret (e.g. for callback-token HMACs), made on first use."""
-        path = self.directory / f"{name}.secret"
         with self._locked():
-            if not path.exists():
-                self._write_private(path, os.urandom(32))
-            return path.read_bytes()
+            return self._made_secret(name).read_bytes()
 
     def prune_secrets(self, prefix: str, *, keep: int) -> None:
         """Delete all but the ``keep`` newest secrets whose name starts with ``prefix``
