@@ -202,7 +202,7 @@ def other_splits(runs: dict[str, list[QueryResult]], names: list[str], l2: float
                           precision=precision)
         entry: dict[str, object] = {"seed": seed}
         for name, side in sides.items():
-            tune_labels = _rows(side["tune"])[1]
+            tune_labels = [r.metrics["correct"] > 0 for r in side["tune"]]
             held_rows, held_labels = _rows(side["held-out"])
             conf = [model.confidence(r) for r in held_rows]
             entry[name] = {"held_out_ece": round(ece(conf, held_labels), 4),
