@@ -47,6 +47,28 @@ def test_fit_logistic_stays_finite_when_a_feature_separates_the_labels() -> None
     assert math.isfinite(bias)
 
 
+def test_a_sample_weight_counts_a_row_that_many_times() -> None:
+    """Weight 2 on a row fits as that row twice; equal weights change nothing; weights that
+    cannot weigh anything are refused."""
+    rows, labels = _synthetic(600, {"lead": 1.0, "coverage": -0.5, "dense": 0.0}, bias=0.2)
+    names = ["lead", "coverage"]
+    twice = [i for i in range(len(rows)) if i % 3 == 0]
+    copied = fit_logistic(rows + [rows[i] for i in twice], labels + [labels[i] for i in twice],
+                          names=names, l2=0.0)
+    weighted = fit_logistic(rows, labels, names=names, l2=0.0,
+                            sample_weights=[2.0 if i % 3 == 0 else 1.0 for i in range(600)])
+    plain = fit_logistic(rows, labels, names=names, l2=0.0)
+    for name in names:
+        assert weighted[0][name] == pytest.approx(copied[0][name], abs=1e-6)
+        assert weighted[0][name] != pytest.approx(plain[0][name], abs=1e-3)
+    assert weighted[1] == pytest.approx(copied[1], abs=1e-6)
+    same = fit_logistic(rows, labels, names=names, l2=0.0, sample_weights=[5.0] * 600)
+    assert same[0] == pytest.approx(plain[0], abs=1e-9) and same[1] == pytest.approx(plain[1])
+    for bad in ([1.0] * 599, [0.0] * 600, [-1.0] + [1.0] * 599):
+        with pytest.raises(ValueError):
+            fit_logistic(rows, labels, names=names, sample_weights=bad)
+
+
 def test_a_fitted_model_predicts_its_own_training_rate() -> None:
     rows, labels = _synthetic(5_000, {"lead": 1.0, "coverage": 0.0, "dense": 0.0}, bias=0.3)
     weights, bias = fit_logistic(rows, labels, names=["lead"])

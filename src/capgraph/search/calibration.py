@@ -55,19 +55,26 @@ class Calibrator:
 
 
 def fit_logistic(rows: Sequence[Mapping[str, float]], labels: Sequence[bool], *,
-                 names: Sequence[str], l2: float = 1e-3, iterations: int = 50
+                 names: Sequence[str], l2: float = 1e-3, iterations: int = 50,
+                 sample_weights: Sequence[float] | None = None
                  ) -> tuple[dict[str, float], float]:
     """Maximum-likelihood logistic regression by Newton's method (a small L2 keeps it stable
-    when a feature separates the data). Returns (weights by feature name, bias)."""
+    when a feature separates the data). ``sample_weights``, when given, weigh each row's
+    likelihood (scaled to a mean of 1, so ``l2`` means the same with or without them).
+    Returns (weights by feature name, bias)."""
     x = np.array([[r.get(n, 0.0) for n in names] + [1.0] for r in rows], dtype=np.float64)
     y = np.array(labels, dtype=np.float64)
+    s = np.ones(len(y)) if sample_weights is None else np.asarray(sample_weights, np.float64)
+    if s.shape != y.shape or not np.all(s >= 0) or not s.sum() > 0:
+        raise ValueError("sample_weights must be one non-negative weight per row, not all 0")
+    s = s * len(s) / s.sum()
     w = np.zeros(x.shape[1])
     penalty = np.eye(x.shape[1]) * l2
     penalty[-1, -1] = 0.0
     for _ in range(iterations):
         p = 1 / (1 + np.exp(-np.clip(x @ w, -30, 30)))
-        gradient = x.T @ (p - y) + penalty @ w
-        hessian = (x.T * (p * (1 - p))) @ x + penalty
+        gradient = x.T @ (s * (p - y)) + penalty @ w
+        hessian = (x.T * (s * p * (1 - p))) @ x + penalty
         step = np.linalg.solve(hessian, gradient)
         w -= step
         if float(np.abs(step).max()) < 1e-8:
