@@ -394,18 +394,16 @@ class SearchEngine:
             if boosts:
                 relevance += boosts.get(key, 0.0)
             scored[key[0]].append((-relevance, key[1], raw, cosine))
-        for slug, caps in scored.items():
+        # An artifact found by its own document alone (without an embedder, whose views of
+        # all its capabilities would have come with it) has no capability entry: it ranks by
+        # that document, its capabilities with relevance 0 (``Candidate.caps``).
+        for slug in scored.keys() | whole.keys():
+            caps = scored[slug]
             if len(caps) > 1:
                 caps.sort()
             own = whole.get(slug)
-            if own is not None and ARTIFACT_SHARE * own[0] > -caps[0][0]:
+            if own is not None and (not caps or ARTIFACT_SHARE * own[0] > -caps[0][0]):
                 caps.insert(0, (-ARTIFACT_SHARE * own[0], "", own[1], own[2]))
-        # Found by its own document alone (without an embedder, whose views of all its
-        # capabilities would have come with it): it ranks by that document, and its
-        # capabilities come with relevance 0 (``Candidate.caps``).
-        for slug, (relevance, raw, cosine) in whole.items():
-            if slug not in scored:
-                scored[slug].append((-ARTIFACT_SHARE * relevance, "", raw, cosine))
         return scored
 
     def search(self, query: str, *, limit: int = 5, artifact_type: str | None = None
