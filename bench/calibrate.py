@@ -32,6 +32,7 @@ import argparse
 import json
 import random
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -80,9 +81,7 @@ def tool_weights(results: list[QueryResult], weighting: str) -> list[float]:
     how many of ``results`` go with its tool. The dev set's tools range from a handful of
     queries to over a thousand, and the biggest are broad ones whose queries a narrower tool
     often answers; what the fit learns is meant for tools it has not seen."""
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[_tool(r)] = counts.get(_tool(r), 0) + 1
+    counts = Counter(_tool(r) for r in results)
     power = {"query": 0.0, "sqrt": 0.5, "tool": 1.0}[weighting]
     return [counts[_tool(r)] ** -power for r in results]
 
@@ -194,14 +193,16 @@ def _sides(sides: dict[str, list[QueryResult]], model: Calibrator, args: argpars
     return out
 
 
-def choose_weighting(tune: list[QueryResult], names: list[str], l2: float) -> str:
+def choose_weighting(tune: list[QueryResult], names: list[str], l2: float
+                     ) -> tuple[str, dict[str, float]]:
     """The weighting (``tool_weights``) whose fit is best calibrated on new groups of tools
-    inside ``tune``: the lowest mean per-fold ECE (``per_fold_ece``), ties to the first."""
+    inside ``tune``: the lowest mean per-fold ECE (``per_fold_ece``), ties to the first;
+    and each weighting's mean per-fold ECE."""
     found = {w: per_fold_ece(tune, names, l2, weighting=w) for w in WEIGHTINGS}
     for w, value in found.items():
         print(f"  weighting {w}: mean per-fold ECE inside the tuning tools {value:.4f}",
               file=sys.stderr)
-    return min(WEIGHTINGS, key=lambda w: (round(found[w], 6), WEIGHTINGS.index(w)))
+    return min(WEIGHTINGS, key=lambda w: (round(found[w], 6), WEIGHTINGS.index(w))), found
 
 
 def fit_model(tune: list[QueryResult], names: list[str], l2: float, *, precision: float,
@@ -229,7 +230,7 @@ def other_splits(runs: dict[str, list[QueryResult]], names: list[str], l2: float
         sides = {name: split_by_tool(results, seed=seed, holdout=holdout)
                  for name, results in runs.items()}
         tune = [r for s in sides.values() for r in s["tune"]]
-        chosen = choose_weighting(tune, names, l2) if weighting == "auto" else weighting
+        chosen = choose_weighting(tune, names, l2)[0] if weighting == "auto" else weighting
         model = fit_model(tune, names, l2, precision=precision, weighting=chosen)
         entry: dict[str, object] = {"seed": seed, "weighting": chosen}
         for name, side in sides.items():
@@ -296,11 +297,14 @@ def main() -> None:
     l2 = args.l2
     if args.select:
         names, l2 = select(tune, [1e-3, 10.0], seed=args.seed)
-    weighting = (choose_weighting(tune, names, l2) if args.weighting == "auto"
-                 else args.weighting)
+    if args.weighting == "auto":
+        weighting, fold_eces = choose_weighting(tune, names, l2)
+        fold_ece = fold_eces[weighting]
+    else:
+        weighting = args.weighting
+        fold_ece = per_fold_ece(tune, names, l2, weighting=weighting)
     cv = ece(out_of_fold(tune, names, l2, seed=args.seed, weighting=weighting),
              _rows(tune)[1])
-    fold_ece = per_fold_ece(tune, names, l2, weighting=weighting)
     model = fit_model(tune, names, l2, precision=args.precision, weighting=weighting)
     weights, bias, threshold = model.weights, model.bias, model.threshold
     report: dict[str, object] = {"seed": args.seed, "holdout": args.holdout,

@@ -101,35 +101,34 @@ def traffic_features(results: Sequence[QueryResult]) -> list[Row]:
     return rows
 
 
-def rows_of(results: Sequence[QueryResult], index: dict[str, Row]) -> tuple[list[Row], list[bool]]:
+Labelled = dict[int, tuple[Row, bool]]
+"""A run's feature row and label of each query, by the query's ``id()`` (``split_by_tool``
+hands back the run's own objects)."""
+
+
+def rows_of(results: Sequence[QueryResult], index: dict[str, Row]) -> Labelled:
     empty = dict.fromkeys(next(iter(index.values())), 0.0)
-    rows = []
+    rows: Labelled = {}
     for r, traffic in zip(results, traffic_features(results), strict=True):
         row = {n: float(r.metrics.get(f"feature {n}", 0.0)) for n in SHIPPED}
         row.update(index.get(r.top or "", empty))
         row.update(traffic)
-        rows.append(row)
-    return rows, [r.metrics["correct"] > 0 for r in results]
+        rows[id(r)] = (row, r.metrics["correct"] > 0)
+    return rows
 
 
-def held_out_ece(runs: dict[str, list[QueryResult]], rows: dict[str, tuple[list[Row], list[bool]]],
+def held_out_ece(runs: dict[str, list[QueryResult]], rows: dict[str, Labelled],
                  names: list[str], seed: int) -> dict[str, float]:
     """Fit on the tuning tools of every run at ``seed``; the ECE on each run's held-out tools."""
-    position = {name: {id(r): i for i, r in enumerate(results)} for name, results in runs.items()}
     sides = {name: split_by_tool(results, seed=seed) for name, results in runs.items()}
-    tune_rows, tune_labels = [], []
-    for name, side in sides.items():
-        for r in side["tune"]:
-            i = position[name][id(r)]
-            tune_rows.append(rows[name][0][i])
-            tune_labels.append(rows[name][1][i])
-    weights, bias = fit_logistic(tune_rows, tune_labels, names=names, l2=1e-3)
+    tune = [rows[name][id(r)] for name, side in sides.items() for r in side["tune"]]
+    weights, bias = fit_logistic([row for row, _ in tune], [label for _, label in tune],
+                                 names=names, l2=1e-3)
     model = Calibrator(weights=weights, bias=bias, threshold=0.0)
     out = {}
     for name, side in sides.items():
-        idx = [position[name][id(r)] for r in side["held-out"]]
-        out[name] = ece([model.confidence(rows[name][0][i]) for i in idx],
-                        [rows[name][1][i] for i in idx])
+        held = [rows[name][id(r)] for r in side["held-out"]]
+        out[name] = ece([model.confidence(row) for row, _ in held], [label for _, label in held])
     return out
 
 
