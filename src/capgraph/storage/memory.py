@@ -6,6 +6,7 @@ works on a copy-on-write journal, so a block that raises leaves nothing behind.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -295,11 +296,11 @@ class MemoryStore:
         return self._state.vector_log[since : since + limit]
 
     def feedback_changes(self, since: int, *, limit: int) -> list[FeedbackChange]:
-        rows = [FeedbackChange(seq, r.slug, r.cap_id, r.intent_vec, r.outcome)
+        rows = (FeedbackChange(seq, r.slug, r.cap_id, r.intent_vec, r.outcome)
                 for seq, (r, counted) in enumerate(self._state.feedback[since:],
                                                    start=since + 1)
-                if counted]
-        return rows[:limit]
+                if counted)
+        return list(itertools.islice(rows, limit))
 
     def intent_matches(self, intent: str, *, artifact_type: str | None = None
                        ) -> list[IntentMatch]:
